@@ -7,6 +7,8 @@ export interface ProblemFields {
   field?: string;
   /** Extra machine-readable facts (limits, offending entry names). */
   extra?: Record<string, unknown>;
+  /** A more specific stable slug than the class's default (`one-class`, `not-an-archive`, …). */
+  type?: string;
 }
 
 export class AppError extends Error {
@@ -29,7 +31,7 @@ export class AppError extends Error {
 
 /** 400: the request is malformed or its content is unusable. */
 export class BadRequest extends AppError {
-  constructor(detail: string, fields: ProblemFields & { type?: string } = {}) {
+  constructor(detail: string, fields: ProblemFields = {}) {
     super(400, fields.type ?? 'bad-request', 'Bad request', detail, fields);
   }
 }
@@ -44,34 +46,34 @@ export class Unauthorized extends AppError {
 /** 404: no such resource for this tenant (other tenants' resources are reported the same way). */
 export class NotFound extends AppError {
   constructor(detail: string, fields: ProblemFields = {}) {
-    super(404, 'not-found', 'Not found', detail, fields);
+    super(404, fields.type ?? 'not-found', 'Not found', detail, fields);
   }
 }
 
 /** 409: the resource exists but is in the wrong state for this request. */
 export class Conflict extends AppError {
   constructor(detail: string, fields: ProblemFields = {}) {
-    super(409, 'conflict', 'Conflict', detail, fields);
+    super(409, fields.type ?? 'conflict', 'Conflict', detail, fields);
   }
 }
 
 /** 413: a size or count limit was exceeded. */
 export class TooLarge extends AppError {
   constructor(detail: string, fields: ProblemFields = {}) {
-    super(413, 'too-large', 'Payload too large', detail, fields);
+    super(413, fields.type ?? 'too-large', 'Payload too large', detail, fields);
   }
 }
 
 /** 415: the body's media type is not one this route reads. */
 export class UnsupportedMediaType extends AppError {
   constructor(detail: string, fields: ProblemFields = {}) {
-    super(415, 'unsupported-media-type', 'Unsupported media type', detail, fields);
+    super(415, fields.type ?? 'unsupported-media-type', 'Unsupported media type', detail, fields);
   }
 }
 
 /** 422: the input parsed but cannot make a valid resource (one class only, mismatched IDX counts, …). */
 export class Unprocessable extends AppError {
-  constructor(detail: string, fields: ProblemFields & { type?: string } = {}) {
+  constructor(detail: string, fields: ProblemFields = {}) {
     super(422, fields.type ?? 'unprocessable', 'Unprocessable content', detail, fields);
   }
 }
@@ -79,6 +81,6 @@ export class Unprocessable extends AppError {
 /** 503: a dependency (Redis, object storage) is unreachable. */
 export class Unavailable extends AppError {
   constructor(detail: string, fields: ProblemFields = {}) {
-    super(503, 'unavailable', 'Service unavailable', detail, fields);
+    super(503, fields.type ?? 'unavailable', 'Service unavailable', detail, fields);
   }
 }

@@ -1,0 +1,85 @@
+/**
+ * The one place that reads the environment. Every knob has a default that works on a single machine
+ * (Redis and an S3-protocol server on loopback); `loadConfig` reports every bad variable at once.
+ */
+import { z } from 'zod';
+
+const int = (def: number, min = 0) => z.coerce.number().int().min(min).default(def);
+const bool = (def: boolean) =>
+  z
+    .enum(['true', 'false', '1', '0', 'yes', 'no'])
+    .default(def ? 'true' : 'false')
+    .transform((v) => v === 'true' || v === '1' || v === 'yes');
+
+const MiB = 1024 * 1024;
+
+const apiKeys = z
+  .string()
+  .default('dev-key:default')
+  .transform((raw, ctx) => {
+    const keys = new Map<string, string>();
+    for (const pair of raw.split(',').map((s) => s.trim()).filter(Boolean)) {
+      const i = pair.lastIndexOf(':');
+      const key = pair.slice(0, i);
+      const tenant = pair.slice(i + 1);
+      if (i <= 0 || key.length < 8 || !/^[a-z0-9][a-z0-9-]{0,62}$/.test(tenant)) {
+        ctx.addIssue({
+          code: 'custom',
+          message: `"${pair.slice(0, 4)}…" is not a "key:tenant" pair (key of at least 8 characters, tenant of lowercase letters, digits and dashes)`,
+        });
+        return z.NEVER;
+      }
+      keys.set(key, tenant);
+    }
+    if (keys.size === 0) {
+      ctx.addIssue({ code: 'custom', message: 'at least one "key:tenant" pair is needed' });
+      return z.NEVER;
+    }
+    return keys;
+  });
+
+export const configSchema = z.object({
+  PORT: int(8080).pipe(z.number().max(65535)),
+  HOST: z.string().default('0.0.0.0'),
+  QUORUM_ROLE: z.enum(['api', 'worker', 'all']).default('all'),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  REDIS_URL: z.string().url().default('redis://127.0.0.1:6379'),
+  QUEUE_PREFIX: z.string().regex(/^[a-zA-Z0-9:_-]+$/).default('quorum'),
+  S3_ENDPOINT: z.string().url().optional(),
+  S3_REGION: z.string().default('us-east-1'),
+  S3_BUCKET: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/).default('quorum'),
+  S3_ACCESS_KEY_ID: z.string().default('S3RVER'),
+  S3_SECRET_ACCESS_KEY: z.string().default('S3RVER'),
+  S3_FORCE_PATH_STYLE: bool(true),
+  S3_CREATE_BUCKET: bool(true),
+  API_KEYS: apiKeys,
+  TFJS_BACKEND: z.enum(['auto', 'tensorflow', 'wasm', 'cpu']).default('auto'),
+  TMP_DIR: z.string().optional(),
+  WORKER_CONCURRENCY: int(1, 1),
+  // Upload and archive limits (bytes unless named otherwise).
+  MAX_UPLOAD_BYTES: int(1024 * MiB, 1),
+  MAX_ARCHIVE_ENTRIES: int(200_000, 1),
+  MAX_ARCHIVE_ENTRY_BYTES: int(64 * MiB, 1),
+  MAX_ARCHIVE_TOTAL_BYTES: int(4096 * MiB, 1),
+  MAX_COMPRESSION_RATIO: int(200, 1),
+  MAX_IDX_BYTES: int(1024 * MiB, 1),
+  MAX_IMAGE_PIXELS: int(50_000_000, 1),
+  MAX_DECODED_DATASET_BYTES: int(4096 * MiB, 1),
+  MAX_CLASSES: int(1000, 2),
+  MAX_IMAGE_SIZE: int(512, 8),
+  // Duplicate search: perceptual-hash distance and mean absolute pixel difference (0..255) that confirm a near copy.
+  NEAR_DUPLICATE_HAMMING: int(4, 0).pipe(z.number().max(16)),
+  NEAR_DUPLICATE_MAX_MEAN_ABS_DIFF: z.coerce.number().min(0).max(255).default(6),
+});
+
+export type Config = z.infer<typeof configSchema>;
+
+/** Parses `env` (process.env by default); throws one error listing every invalid variable. */
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  const result = configSchema.safeParse(env);
+  if (!result.success) {
+    const lines = result.error.issues.map((i) => `  ${i.path.join('.') || '(env)'}: ${i.message}`);
+    throw new Error(`invalid configuration:\n${lines.join('\n')}`);
+  }
+  return result.data;
+}

@@ -1,0 +1,38 @@
+/**
+ * The object-store key layout (../shared/DESIGN.md, "Storage is the system of record"). Nothing else builds keys:
+ * every key starts with the tenant's prefix, so a tenant can only ever address its own objects.
+ */
+import type { SplitName } from '../data/split.js';
+
+const ID = /^[a-z]{2,4}_[0-9a-z]{10,40}$/;
+const TENANT = /^[a-z0-9][a-z0-9-]{0,62}$/;
+
+function check(value: string, re: RegExp, what: string): string {
+  if (!re.test(value)) throw new Error(`invalid ${what} for a storage key: ${JSON.stringify(value)}`);
+  return value;
+}
+
+const tenantRoot = (t: string) => `tenants/${check(t, TENANT, 'tenant')}/`;
+const dataset = (t: string, id: string) => `${tenantRoot(t)}datasets/${check(id, ID, 'dataset id')}/`;
+
+export const keys = {
+  tenantRoot,
+  datasets: (t: string) => `${tenantRoot(t)}datasets/`,
+  dataset,
+  datasetManifest: (t: string, id: string) => `${dataset(t, id)}manifest.json`,
+  /** The raw upload (archive or IDX file) as the user sent it. */
+  datasetUpload: (t: string, id: string, name: string) =>
+    `${dataset(t, id)}upload/${check(name, /^[a-z0-9._-]{1,64}$/, 'upload name')}`,
+  datasetShard: (t: string, id: string, split: SplitName, index: number) =>
+    `${dataset(t, id)}shards/${split}-${String(index).padStart(5, '0')}.qshard`,
+  datasetFiles: (t: string, id: string) => `${dataset(t, id)}files.json`,
+  datasetSampleSheet: (t: string, id: string, split: SplitName) => `${dataset(t, id)}samples-${split}.png`,
+  /** The dataset id a manifest key belongs to, or null for any other key. */
+  datasetIdOfManifest(key: string): string | null {
+    const m = /\/datasets\/([^/]+)\/manifest\.json$/.exec(key);
+    return m ? m[1] : null;
+  },
+};
+
+/** True for ids the service issues; routes check this before building keys from user input. */
+export const isResourceId = (id: string) => ID.test(id);
