@@ -76,18 +76,20 @@ export async function extractArchive(file: string, destDir: string, limits: Arch
   const root = path.resolve(destDir);
   await mkdir(root, { recursive: true });
   const tally = new Tally(limits);
-  const write = async (name: string, body: Body): Promise<void> => {
+  // The body is opened only once its folder exists: a zip entry starts inflating as soon as it is opened, and an
+  // error it raised before pipeline() listened would be unhandled.
+  const write = async (name: string, openBody: () => Body | Promise<Body>): Promise<void> => {
     const target = insideRoot(root, name);
     await mkdir(path.dirname(target), { recursive: true });
     // 'wx' refuses to follow or overwrite anything already at the target.
-    await pipeline(body, (src: Body) => tally.measure(name, src), createWriteStream(target, { flags: 'wx' }));
+    await pipeline(await openBody(), (src: Body) => tally.measure(name, src), createWriteStream(target, { flags: 'wx' }));
   };
   if (kind === 'zip') {
     await withZip(file, async (zip) => {
       // The central directory is read in full first, so a bad entry late in it rejects the upload before any write.
       for (const { path: name, entry } of await scanZip(zip, tally, limits)) {
         try {
-          await write(name, await zip.openReadStreamPromise(entry));
+          await write(name, () => zip.openReadStreamPromise(entry));
         } catch (err) {
           throw asArchiveError(err, name);
         }
@@ -95,7 +97,7 @@ export async function extractArchive(file: string, destDir: string, limits: Arch
     });
   } else {
     await walkTar(file, kind === 'tar.gz', tally, limits, async (name, body, kept) => {
-      if (kept) await write(name, body);
+      if (kept) await write(name, () => body);
       else for await (const _ of tally.measure(name, body));
     });
   }

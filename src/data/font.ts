@@ -1,14 +1,17 @@
 /**
- * A 5×7 bitmap font for printable ASCII, drawn into raw RGB buffers. Sample sheets label their rows with it so
- * that rendering needs no font files or text engine on the server. Glyphs were drawn for this project.
+ * A 5×7 bitmap font (plus a descender row, so 5×8 cells) for printable ASCII, drawn into raw RGB buffers.
+ * Sample sheets label their rows with it so that rendering needs no font files or text engine on the server.
+ * Glyphs were drawn for this project.
  */
 
 export const GLYPH_WIDTH = 5;
-export const GLYPH_HEIGHT = 7;
+/** Cell height: seven rows down to the baseline plus one descender row. */
+export const GLYPH_HEIGHT = 8;
 /** Blank columns between glyphs, before scaling. */
 export const GLYPH_SPACING = 1;
 
-// Each glyph: seven rows of five cells, top to bottom, '#' = ink.
+// Each glyph: rows of five cells, top to bottom, '#' = ink; seven rows to the baseline, an eighth only for the
+// letters that descend below it.
 const GLYPHS: Record<string, string> = {
   ' ': '..... ..... ..... ..... ..... ..... .....',
   '!': '..#.. ..#.. ..#.. ..#.. ..#.. ..... ..#..',
@@ -81,17 +84,17 @@ const GLYPHS: Record<string, string> = {
   d: '....# ....# .##.# #..## #...# #...# .####',
   e: '..... ..... .###. #...# ##### #.... .###.',
   f: '..##. .#..# .#... ###.. .#... .#... .#...',
-  g: '..... .#### #...# #...# .#### ....# .###.',
+  g: '..... ..... .#### #...# #...# .#### ....# .###.',
   h: '#.... #.... #.##. ##..# #...# #...# #...#',
   i: '..#.. ..... .##.. ..#.. ..#.. ..#.. .###.',
-  j: '...#. ..... ..##. ...#. ...#. #..#. .##..',
+  j: '...#. ..... ..##. ...#. ...#. ...#. #..#. .##..',
   k: '#.... #.... #..#. #.#.. ##... #.#.. #..#.',
   l: '.##.. ..#.. ..#.. ..#.. ..#.. ..#.. .###.',
   m: '..... ..... ##.#. #.#.# #.#.# #...# #...#',
   n: '..... ..... #.##. ##..# #...# #...# #...#',
   o: '..... ..... .###. #...# #...# #...# .###.',
-  p: '..... ..... ####. #...# ####. #.... #....',
-  q: '..... ..... .##.# #..## .#### ....# ....#',
+  p: '..... ..... ####. #...# #...# ####. #.... #....',
+  q: '..... ..... .#### #...# #...# .#### ....# ....#',
   r: '..... ..... #.##. ##..# #.... #.... #....',
   s: '..... ..... .###. #.... .###. ....# ####.',
   t: '.#... .#... ###.. .#... .#... .#..# ..##.',
@@ -99,17 +102,21 @@ const GLYPHS: Record<string, string> = {
   v: '..... ..... #...# #...# #...# .#.#. ..#..',
   w: '..... ..... #...# #...# #.#.# #.#.# .#.#.',
   x: '..... ..... #...# .#.#. ..#.. .#.#. #...#',
-  y: '..... ..... #...# #...# .#### ....# .###.',
+  y: '..... ..... #...# #...# #...# .#### ....# .###.',
   z: '..... ..... ##### ...#. ..#.. .#... #####',
-  '{': '...#. ..#.. ..#.. .#... ..#.. ..#.. ...#.',
+  '{': '..##. .#... .#... #.... .#... .#... ..##.',
   '|': '..#.. ..#.. ..#.. ..#.. ..#.. ..#.. ..#..',
-  '}': '.#... ..#.. ..#.. ...#. ..#.. ..#.. .#...',
+  '}': '.##.. ...#. ...#. ....# ...#. ...#. .##..',
   '~': '..... ..... .#... #.#.# ...#. ..... .....',
 };
 
-// Parsed once: character → GLYPH_HEIGHT × GLYPH_WIDTH ink mask, row-major.
+// Parsed once: character → GLYPH_HEIGHT × GLYPH_WIDTH ink mask, row-major (missing rows stay blank).
 const BITMAPS = new Map(
-  Object.entries(GLYPHS).map(([ch, rows]) => [ch, Uint8Array.from(rows.replaceAll(' ', ''), (c) => +(c === '#'))]),
+  Object.entries(GLYPHS).map(([ch, rows]) => {
+    const mask = new Uint8Array(GLYPH_HEIGHT * GLYPH_WIDTH);
+    [...rows.replaceAll(' ', '')].forEach((c, k) => (mask[k] = +(c === '#')));
+    return [ch, mask];
+  }),
 );
 const UNKNOWN = BITMAPS.get('?')!;
 

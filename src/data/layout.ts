@@ -33,21 +33,21 @@ export function classFolders(entries: ArchiveEntry[], opts: { maxClasses: number
   const rel = wrapped ? split.map((e) => ({ path: e.path, segments: e.segments.slice(1) })) : split;
 
   const top = wrapped ? `directly in \`${root}/\`` : 'at the top level';
-  reject(
+  rejectAny(
     rel.filter((e) => e.segments.length === 1),
     (n, list) =>
       `${n} file${n === 1 ? ' sits' : 's sit'} ${top} instead of inside a class folder (${list}). ` +
       `Put each image in a folder named for its class (${EXAMPLE}).`,
     'no-class-folders',
   );
-  reject(
+  rejectAny(
     rel.filter((e) => e.segments.length > 2),
     (n, list) =>
       `${n} file${n === 1 ? ' is' : 's are'} nested deeper than <class>/<image> (${list}). ` +
       `Move images directly into their class folder (${EXAMPLE}); subfolders are not read.`,
     'nested-folders',
   );
-  reject(
+  rejectAny(
     rel.filter((e) => !isImage(e.path)),
     (n, list) =>
       `${n} file${n === 1 ? ' is' : 's are'} not ${IMAGE_EXTENSIONS.join(', ')} images (${list}). ` +
@@ -86,7 +86,7 @@ export function classFolders(entries: ArchiveEntry[], opts: { maxClasses: number
   return { classes, items };
 }
 
-function reject(found: { path: string }[], detail: (n: number, list: string) => string, type: string): void {
+function rejectAny(found: { path: string }[], detail: (n: number, list: string) => string, type: string): void {
   if (found.length === 0) return;
   const names = found.slice(0, MAX_LISTED).map((e) => e.path);
   const list = names.map((n) => `\`${n}\``).join(', ') + (found.length > MAX_LISTED ? ', …' : '');

@@ -26,7 +26,8 @@ const EPS = 1e-9;
  * Each class's indices are shuffled with the seeded generator, then cut into counts chosen by the
  * largest-remainder (Hamilton) method, so every class holds floor or ceil of n_c × fraction in every split.
  * Which split receives a class's leftover samples is decided by its fractional remainder plus the rounding
- * carried over from earlier classes, which keeps the split totals within a sample or two of their shares too.
+ * carried over from earlier classes, which keeps the split totals within about one sample of their shares too
+ * (before the tiny-class rule below, which can add one sample per class to a split with a very small fraction).
  *
  * Tiny classes: when a class has at least as many samples as there are splits with a fraction > 0, each such
  * split gets at least one sample, taken from the split holding the most (e.g. n_c = 3 at 0.8/0.1/0.1 gives

@@ -115,9 +115,23 @@ export function createStorage(config: StorageConfig) {
 
     /** Reads and validates a JSON object; null when absent. A stored object that fails the schema throws. */
     async getJson<S extends z.ZodType>(key: string, schema: S): Promise<z.infer<S> | null> {
-      const bytes = await this.getBytes(key);
-      if (!bytes) return null;
-      return schema.parse(JSON.parse(bytes.toString('utf8')));
+      // S3 and MinIO replace objects atomically, but simpler S3-protocol servers (s3rver) can serve an object
+      // mid-overwrite; a read that does not parse is retried a few times before it counts as corrupt.
+      for (let attempt = 0; ; attempt++) {
+        const bytes = await this.getBytes(key);
+        if (!bytes) return null;
+        let value: unknown;
+        try {
+          value = JSON.parse(bytes.toString('utf8'));
+        } catch (err) {
+          if (attempt < 4) {
+            await new Promise((r) => setTimeout(r, 25 * (attempt + 1)));
+            continue;
+          }
+          throw new Error(`object ${key} is not valid JSON: ${(err as Error).message}`);
+        }
+        return schema.parse(value);
+      }
     },
 
     getStream: getBody,

@@ -140,7 +140,8 @@ describe('duplicate groups', () => {
       perceptualHash(pixels.subarray(i * BYTES, (i + 1) * BYTES), SIDE, SIDE, 1),
     );
     const started = performance.now();
-    const report = findDuplicates({ pixels, count: n, sampleBytes: BYTES, hashes }, { maxHamming: 6, maxMeanAbsDiff: 4 });
+    const input = { pixels, count: n, sampleBytes: BYTES, hashes };
+    const report = findDuplicates(input, { maxHamming: 6, maxMeanAbsDiff: 4 });
     console.info(`findDuplicates on ${n} samples: ${(performance.now() - started).toFixed(0)} ms`);
     expect(report.groups).toEqual([
       { kind: 'exact', members: [17, 4000] },

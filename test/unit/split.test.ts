@@ -49,15 +49,15 @@ describe('stratified split', () => {
     expectWithinOneOfShare(countsByClass(labels, codes, 10), sizes, FRACTIONS);
   });
 
-  it('keeps the split totals within two samples of their shares', () => {
+  it('keeps the split totals within one sample of their shares', () => {
     const sizes = Array.from({ length: 20 }, () => 10); // every class rounds the same way
     const labels = labelsWithSizes(sizes);
     const codes = stratifiedSplit(labels, 20, FRACTIONS, 1);
     const totals = [0, 0, 0];
     for (const s of codes) totals[s]++;
-    expect(Math.abs(totals[0] - 140)).toBeLessThanOrEqual(2);
-    expect(Math.abs(totals[1] - 30)).toBeLessThanOrEqual(2);
-    expect(Math.abs(totals[2] - 30)).toBeLessThanOrEqual(2);
+    expect(Math.abs(totals[0] - 140)).toBeLessThanOrEqual(1);
+    expect(Math.abs(totals[1] - 30)).toBeLessThanOrEqual(1);
+    expect(Math.abs(totals[2] - 30)).toBeLessThanOrEqual(1);
   });
 
   it('is deterministic for the same seed', () => {
