@@ -15,7 +15,7 @@ const MiB = 1024 * 1024;
 
 const apiKeys = z
   .string()
-  .default('dev-key:default')
+  .default('dev-key-change-me:default')
   .transform((raw, ctx) => {
     const keys = new Map<string, string>();
     for (const pair of raw.split(',').map((s) => s.trim()).filter(Boolean)) {

@@ -79,7 +79,7 @@ export function datasetRoutes(deps: DatasetDeps) {
 
   app.openAPIRegistry.registerPath({
     method: 'post',
-    path: '/v1/datasets',
+    path: '/',
     tags: ['datasets'],
     summary: 'Upload a dataset: a zip/tar.gz of <class>/<image> folders, or IDX images+labels; ingestion is queued',
     request: {
