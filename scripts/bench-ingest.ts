@@ -5,7 +5,7 @@
  */
 import { FASHION_FOLDERS, fashionSubset, samplePng, subsetIdx, type Subset } from './lib/fashion.js';
 import { startStack, type Stack } from './lib/stack.js';
-import { makeZip } from '../test/fixtures/zip.js';
+import yazl from 'yazl';
 
 const arg = process.argv.indexOf('--images');
 const N = arg > 0 ? Number(process.argv[arg + 1]) : 70_000;
@@ -37,14 +37,17 @@ async function run(stack: Stack, body: FormData, label: string, bytes: number) {
 
 const parts = fashion(N);
 console.log(`Building a zip of ${N} PNGs in class folders…`);
-const entries = [];
+// yazl writes zip64 records when an archive has more than 65,535 entries, as real zip tools do.
+const writer = new yazl.ZipFile();
 for (const [p, s] of parts.entries()) {
   for (let i = 0; i < s.count; i++) {
-    entries.push({ name: `fashion/${FASHION_FOLDERS[s.labels[i]]}/${p}-${i}.png`, data: await samplePng(s, i) });
+    writer.addBuffer(await samplePng(s, i), `fashion/${FASHION_FOLDERS[s.labels[i]]}/${p}-${i}.png`, { compress: false });
   }
 }
-const zip = makeZip(entries);
-entries.length = 0;
+writer.end();
+const chunks: Buffer[] = [];
+for await (const chunk of writer.outputStream) chunks.push(chunk as Buffer);
+const zip = Buffer.concat(chunks);
 
 const results = [];
 for (const kind of ['zip', 'idx'] as const) {

@@ -61,7 +61,9 @@ async function finish(img: Sharp, t: Target): Promise<Buffer> {
     background: BLACK,
     kernel: 'lanczos3',
   });
-  out = t.channels === 1 ? out.grayscale() : out.toColourspace('srgb');
+  // Always decode to sRGB and reduce to grey ourselves: Rec. 601 luma on sRGB values is what PIL's convert('L')
+  // and torchvision's Grayscale produce, whereas sharp's grayscale() uses gamma-corrected Rec. 709 weights.
+  out = out.toColourspace('srgb');
   const { data, info } = await out.raw().toBuffer({ resolveWithObject: true });
   if (info.width !== t.width || info.height !== t.height) throw new Error('resize produced the wrong size');
   if (info.channels === t.channels) return data;
@@ -108,6 +110,6 @@ export async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T, i:
       results[i] = await fn(items[i], i);
     }
   };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, run));
+  await Promise.all(Array.from({ length: Math.min(Math.max(1, limit), items.length) }, run));
   return results;
 }
