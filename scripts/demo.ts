@@ -1,6 +1,6 @@
 /**
  * The quick start's main job, end to end against the built service: start Redis, the S3-protocol server and
- * `npm start`; upload a Fashion-MNIST subset over HTTP; follow ingestion; print the dataset profile; save the
+ * the built service; upload a Fashion-MNIST subset over HTTP; follow ingestion; print the dataset profile; save the
  * sample sheet. `--keep` leaves everything running so you can explore http://127.0.0.1:<port>/docs.
  */
 import { writeFile } from 'node:fs/promises';

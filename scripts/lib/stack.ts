@@ -1,6 +1,6 @@
 /**
  * A whole single-machine Quorum for scripts: Redis and the S3-protocol server on free loopback ports, and the
- * built service started with `npm start` from environment variables alone (as deployments start it).
+ * built service (`node dist/src/main.js`, what `npm start` runs) configured by environment variables alone.
  */
 import { spawn } from 'node:child_process';
 import { mkdtemp } from 'node:fs/promises';

@@ -12,11 +12,22 @@ import { BadRequest, Conflict, NotFound, Unprocessable, UnsupportedMediaType } f
 import { newId } from '../ids.js';
 import type { Queues } from '../jobs/queues.js';
 import type { Logger } from '../logger.js';
-import type { Received, ReceivedFile } from '../api/multipart.js';
 import { isResourceId, keys } from '../storage/keys.js';
 import { datasetManifestSchema, type DatasetManifest, type DatasetSource } from '../storage/manifests.js';
 import type { Storage } from '../storage/storage.js';
 import { toIngestOptions, uploadFieldsSchema } from './upload-fields.js';
+
+/** A received upload: its text fields and the files it carried, already on local disk. */
+export interface Upload {
+  fields: Record<string, string>;
+  files: UploadedFile[];
+}
+export interface UploadedFile {
+  field: string;
+  filename: string;
+  path: string;
+  bytes: number;
+}
 
 export interface DatasetDeps {
   config: Config;
@@ -48,7 +59,7 @@ async function readHead(path: string, n = 512): Promise<Uint8Array> {
 
 const ARCHIVE_EXT = { zip: 'zip', 'tar.gz': 'tar.gz', tar: 'tar' } as const;
 
-async function acceptArchive(deps: DatasetDeps, tenant: string, id: string, file: ReceivedFile): Promise<DatasetSource> {
+async function acceptArchive(deps: DatasetDeps, tenant: string, id: string, file: UploadedFile): Promise<DatasetSource> {
   const format = detectArchiveKind(await readHead(file.path));
   if (!format) {
     throw new UnsupportedMediaType(
@@ -67,8 +78,8 @@ async function acceptIdx(
   deps: DatasetDeps,
   tenant: string,
   id: string,
-  images: ReceivedFile[],
-  labels: ReceivedFile[],
+  images: UploadedFile[],
+  labels: UploadedFile[],
   classNames: string[] | null,
 ): Promise<DatasetSource> {
   if (images.length !== labels.length) {
@@ -116,7 +127,7 @@ async function acceptIdx(
 }
 
 /** Validates an upload, stores it, writes a `queued` manifest and enqueues ingestion. */
-export async function createDataset(deps: DatasetDeps, tenant: string, upload: Received): Promise<DatasetManifest> {
+export async function createDataset(deps: DatasetDeps, tenant: string, upload: Upload): Promise<DatasetManifest> {
   const fields = uploadFieldsSchema.parse(upload.fields);
   const file = upload.files.filter((f) => f.field === 'file');
   const images = upload.files.filter((f) => f.field === 'images');
@@ -130,9 +141,8 @@ export async function createDataset(deps: DatasetDeps, tenant: string, upload: R
       field: 'file',
     });
   }
-  const [h, w] = fields.imageSize ?? [8, 8];
   const maxSize = deps.config.MAX_IMAGE_SIZE;
-  if (h < 8 || w < 8 || h > maxSize || w > maxSize) {
+  if (fields.imageSize?.some((side) => side < 8 || side > maxSize)) {
     throw new BadRequest(`imageSize must be between 8 and ${maxSize} on each side (MAX_IMAGE_SIZE).`, { field: 'imageSize' });
   }
   if (file.length === 1 && fields.classNames) {
@@ -170,6 +180,15 @@ export async function getDataset(deps: Pick<DatasetDeps, 'storage'>, tenant: str
     : null;
   if (!manifest) throw new NotFound(`No dataset "${id}".`, { field: 'id' });
   return manifest;
+}
+
+/** Live progress of a queued or running ingestion, from its job in Redis (absent when there is none). */
+export async function ingestProgress(deps: Pick<DatasetDeps, 'queues'>, d: DatasetManifest) {
+  if (d.status !== 'queued' && d.status !== 'running') return undefined;
+  const job = await deps.queues.ingest.getJob(d.id).catch(() => undefined);
+  const p = job?.progress as { stage?: unknown; done?: unknown; total?: unknown } | undefined;
+  if (!p || typeof p !== 'object' || typeof p.stage !== 'string') return undefined;
+  return { stage: p.stage, done: Number(p.done) || 0, total: Number(p.total) || 0 };
 }
 
 /** One page of the tenant's datasets, newest first within the page. */

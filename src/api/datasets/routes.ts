@@ -9,6 +9,7 @@ import {
   deleteDataset,
   getDataset,
   getSampleSheet,
+  ingestProgress,
   listDatasets,
   type DatasetDeps,
 } from '../../datasets/service.js';
@@ -127,13 +128,7 @@ export function datasetRoutes(deps: DatasetDeps) {
 
   app.openapi(getRoute, async (c) => {
     const d = await getDataset(deps, c.var.tenant, c.req.valid('param').id);
-    let progress;
-    if (d.status === 'queued' || d.status === 'running') {
-      const job = await deps.queues.ingest.getJob(d.id).catch(() => undefined);
-      const p = job?.progress as { stage?: string; done?: number; total?: number } | undefined;
-      if (p && typeof p === 'object' && p.stage) progress = { stage: p.stage, done: p.done ?? 0, total: p.total ?? 0 };
-    }
-    return c.json(toDatasetView(d, progress), 200);
+    return c.json(toDatasetView(d, await ingestProgress(deps, d)), 200);
   });
 
   app.openapi(deleteRoute, async (c) => {
