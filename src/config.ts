@@ -56,6 +56,11 @@ export const configSchema = z.object({
   TFJS_BACKEND: z.enum(['auto', 'tensorflow', 'wasm', 'cpu']).default('auto'),
   TMP_DIR: z.string().optional(),
   WORKER_CONCURRENCY: int(1, 1),
+  /** Ensemble members trained at once by one worker process, each in its own child process (one per core is right). */
+  TRAIN_CONCURRENCY: int(1, 1),
+  /** BullMQ lock and stalled-job check: a worker lost mid-job is noticed within about lock + interval. */
+  WORKER_LOCK_DURATION_MS: int(30_000, 1000),
+  WORKER_STALLED_INTERVAL_MS: int(30_000, 500),
   // Upload and archive limits (bytes unless named otherwise).
   MAX_UPLOAD_BYTES: int(1024 * MiB, 1),
   MAX_ARCHIVE_ENTRIES: int(200_000, 1),

@@ -11,6 +11,8 @@ import type { Logger } from '../logger.js';
 import type { Storage } from '../storage/storage.js';
 import { bearerAuth, type AuthEnv } from './auth.js';
 import { datasetRoutes } from './datasets/routes.js';
+import { modelRoutes } from './models/routes.js';
+import { trainingRoutes } from './training/routes.js';
 import { createMetrics } from './metrics.js';
 import { docsHtml } from './openapi.js';
 import { errorHandler, problemResponse, toProblem } from './problem.js';
@@ -79,6 +81,8 @@ export function createApp(deps: AppDeps) {
 
   app.use('/v1/*', bearerAuth(config.API_KEYS));
   app.route('/v1/datasets', datasetRoutes(deps));
+  app.route('/v1/training-jobs', trainingRoutes(deps));
+  app.route('/v1/models', modelRoutes(deps));
   return app;
 }
 

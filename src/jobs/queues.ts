@@ -2,17 +2,28 @@
  * Queues and their typed payloads. A payload names what to work on; the inputs themselves live in object storage
  * (the manifest is the system of record), so a lost Redis loses no data, only queued work.
  */
-import { Queue } from 'bullmq';
+import { FlowProducer, Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { z } from 'zod';
 
-export const QUEUE_NAMES = { ingest: 'ingest' } as const;
+export const QUEUE_NAMES = { ingest: 'ingest', train: 'train', trainMember: 'train-member' } as const;
 
 export const ingestJobSchema = z.object({
   tenant: z.string(),
   datasetId: z.string(),
 });
 export type IngestJob = z.infer<typeof ingestJobSchema>;
+
+/** The parent job of a training run: finishes the run once every member job has. */
+export const trainJobSchema = z.object({ tenant: z.string(), jobId: z.string() });
+export type TrainJob = z.infer<typeof trainJobSchema>;
+
+/** One ensemble member of a run. */
+export const trainMemberJobSchema = z.object({ tenant: z.string(), jobId: z.string(), index: z.number().int().min(0) });
+export type TrainMemberJob = z.infer<typeof trainMemberJobSchema>;
+
+/** The Redis key whose presence asks a run's members to stop (polled between training steps). */
+export const cancelKey = (prefix: string, jobId: string) => `${prefix}:cancel:${jobId}`;
 
 export interface QueueDeps {
   connection: Redis;
@@ -31,18 +42,56 @@ export function createQueues({ connection, prefix }: QueueDeps) {
       removeOnFail: { age: 7 * 24 * 3600 },
     },
   });
+  const train = new Queue<TrainJob>(QUEUE_NAMES.train, { connection, prefix });
+  const trainMember = new Queue<TrainMemberJob>(QUEUE_NAMES.trainMember, { connection, prefix });
+  const flows = new FlowProducer({ connection, prefix });
   return {
     ingest,
+    train,
+    trainMember,
+    /**
+     * Enqueues a run as a flow: one member job per ensemble member (each retried on crashes, resuming from its
+     * checkpoint) under a parent that BullMQ starts only when all members are done. A member that fails for good
+     * fails the parent too.
+     */
+    async enqueueTraining(job: TrainJob, members: number) {
+      await flows.add({
+        name: 'train',
+        queueName: QUEUE_NAMES.train,
+        data: trainJobSchema.parse(job),
+        opts: { jobId: job.jobId, removeOnComplete: { age: 24 * 3600 } },
+        children: Array.from({ length: members }, (_, index) => ({
+          name: 'member',
+          queueName: QUEUE_NAMES.trainMember,
+          data: trainMemberJobSchema.parse({ ...job, index }),
+          opts: {
+            jobId: `${job.jobId}-m${index}`,
+            attempts: 3,
+            backoff: { type: 'exponential', delay: 2000 },
+            failParentOnFailure: true,
+            removeOnComplete: { age: 24 * 3600 },
+          },
+        })),
+      });
+    },
+    async requestCancel(jobId: string) {
+      await connection.set(cancelKey(prefix, jobId), '1', 'EX', 7 * 24 * 3600);
+    },
     /** Enqueues the ingestion of one dataset; the job id is the dataset id so a retry of the request cannot double it. */
     async enqueueIngest(job: IngestJob) {
       await ingest.add('ingest', ingestJobSchema.parse(job), { jobId: job.datasetId });
     },
     /** Waiting + active + delayed jobs per queue, for /metrics. */
     async depths(): Promise<Record<string, Record<string, number>>> {
-      return { [QUEUE_NAMES.ingest]: await ingest.getJobCounts('waiting', 'active', 'delayed', 'failed') };
+      const states = ['waiting', 'active', 'delayed', 'failed', 'waiting-children'] as const;
+      return {
+        [QUEUE_NAMES.ingest]: await ingest.getJobCounts(...states),
+        [QUEUE_NAMES.train]: await train.getJobCounts(...states),
+        [QUEUE_NAMES.trainMember]: await trainMember.getJobCounts(...states),
+      };
     },
     async close() {
-      await ingest.close();
+      await Promise.all([ingest.close(), train.close(), trainMember.close(), flows.close()]);
     },
   };
 }

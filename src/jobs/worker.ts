@@ -1,13 +1,25 @@
 /** The worker role: BullMQ workers for every queue, sharing one Redis connection. */
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { IngestDeps } from '../datasets/ingest.js';
 import { onIngestGaveUp, processIngest } from './ingest.processor.js';
-import { QUEUE_NAMES, type IngestJob } from './queues.js';
+import { QUEUE_NAMES, type IngestJob, type TrainJob, type TrainMemberJob } from './queues.js';
+import { onMemberGaveUp, processTrain } from './train.processor.js';
 
 export interface WorkerDeps extends IngestDeps {
   /** A connection made with `maxRetriesPerRequest: null`, as BullMQ workers require. */
   connection: Redis;
+  /** The environment the member child processes start with (they parse their own configuration from it). */
+  env?: Record<string, string | undefined>;
+}
+
+/** Where the sandboxed member processor lives: compiled JS in production, TypeScript (run through tsx) in development. */
+function memberProcessor() {
+  const here = fileURLToPath(import.meta.url);
+  const ts = here.endsWith('.ts');
+  return { file: join(dirname(here), `train-member.sandbox.${ts ? 'ts' : 'js'}`), execArgv: ts ? ['--import', 'tsx'] : [] };
 }
 
 /** Starts the workers; `close()` waits for jobs in progress to finish. */
@@ -27,10 +39,38 @@ export function createWorkers(deps: WorkerDeps) {
     if (final) void onIngestGaveUp(deps, job, err).catch((e) => logger.error({ err: e }, 'could not record failure'));
   });
   ingest.on('error', (err) => logger.error({ err }, 'ingest worker error'));
+
+  const sandbox = memberProcessor();
+  const locks = { lockDuration: config.WORKER_LOCK_DURATION_MS, stalledInterval: config.WORKER_STALLED_INTERVAL_MS, maxStalledCount: 2 };
+  const members = new Worker<TrainMemberJob>(QUEUE_NAMES.trainMember, sandbox.file, {
+    connection,
+    prefix: config.QUEUE_PREFIX,
+    concurrency: config.TRAIN_CONCURRENCY,
+    useWorkerThreads: false,
+    workerForkOptions: { execArgv: sandbox.execArgv, env: { ...process.env, ...deps.env } },
+    ...locks,
+  });
+  members.on('failed', (job, err) => {
+    if (!job) return;
+    logger.warn({ jobId: job.id, attempts: job.attemptsMade, err: err.message }, 'training member failed');
+    if (job.attemptsMade >= (job.opts.attempts ?? 1) || err.name === 'UnrecoverableError') {
+      void onMemberGaveUp(deps.storage, job, err).catch((e) => logger.error({ err: e }, 'could not record member failure'));
+    }
+  });
+  members.on('error', (err) => logger.error({ err }, 'training member worker error'));
+  const train = new Worker<TrainJob>(QUEUE_NAMES.train, (job) => processTrain(deps.storage, job), {
+    connection,
+    prefix: config.QUEUE_PREFIX,
+    concurrency: 2,
+    ...locks,
+  });
+  train.on('error', (err) => logger.error({ err }, 'training worker error'));
+
+  const all = [ingest, members, train];
   return {
-    workers: [ingest],
+    workers: all,
     async close() {
-      await ingest.close();
+      await Promise.all(all.map((w) => w.close()));
     },
   };
 }

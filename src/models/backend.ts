@@ -5,6 +5,9 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { registerWasmConv2DFilterGradient } from './conv-grad.js';
+// tfjs-core's Node bundle registers no gradients by itself; tfjs-layers' bundle does on import (same tfjs-core instance),
+// so training never depends on whether some other module happened to import tfjs-layers first.
+import '@tensorflow/tfjs-layers';
 
 export type BackendPreference = 'auto' | 'tensorflow' | 'wasm' | 'cpu';
 

@@ -57,7 +57,9 @@ export function learningRateAt(schedule: Schedule, baseLr: number, epoch: number
       if (epoch < warmup) return (baseLr * (epoch + 1)) / (warmup + 1);
       const remaining = totalEpochs - warmup;
       if (remaining <= 1) return baseLr;
-      const progress = Math.min(1, (epoch - warmup) / (remaining - 1));
+      // Progress (e − warm-up) / remaining, as PyTorch's CosineAnnealingLR with T_max = remaining epochs: the minimum
+      // is the limit the last epoch approaches, not a rate any epoch wastes (a 2-epoch run trains its second at ½).
+      const progress = Math.min(1, (epoch - warmup) / remaining);
       const min = schedule.minLearningRate;
       return min + ((baseLr - min) * (1 + Math.cos(Math.PI * progress))) / 2;
     }

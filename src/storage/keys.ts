@@ -13,6 +13,10 @@ function check(value: string, re: RegExp, what: string): string {
 }
 
 const tenantRoot = (t: string) => `tenants/${check(t, TENANT, 'tenant')}/`;
+const memberIndex = (k: number) => {
+  if (!Number.isInteger(k) || k < 0 || k > 99) throw new Error(`invalid member index for a storage key: ${k}`);
+  return String(k);
+};
 const dataset = (t: string, id: string) => `${tenantRoot(t)}datasets/${check(id, ID, 'dataset id')}/`;
 
 export const keys = {
@@ -27,6 +31,19 @@ export const keys = {
     `${dataset(t, id)}shards/${split}-${String(index).padStart(5, '0')}.qshard`,
   datasetFiles: (t: string, id: string) => `${dataset(t, id)}files.json`,
   datasetSampleSheet: (t: string, id: string, split: SplitName) => `${dataset(t, id)}samples-${split}.png`,
+  runs: (t: string) => `${tenantRoot(t)}runs/`,
+  run: (t: string, id: string) => `${tenantRoot(t)}runs/${check(id, ID, 'training job id')}/`,
+  runManifest: (t: string, id: string) => `${keys.run(t, id)}run.json`,
+  /** A member's own record (status, seed, per-epoch history), written only by that member's job. */
+  runMember: (t: string, id: string, k: number) => `${keys.run(t, id)}members/${memberIndex(k)}/member.json`,
+  runMemberCheckpoint: (t: string, id: string, k: number) => `${keys.run(t, id)}members/${memberIndex(k)}/checkpoint.qckp`,
+  runMemberModel: (t: string, id: string, k: number, file: 'model.json' | 'weights.bin' | 'val-probs.bin') =>
+    `${keys.run(t, id)}members/${memberIndex(k)}/${file}`,
+  models: (t: string) => `${tenantRoot(t)}models/`,
+  model: (t: string, id: string) => `${tenantRoot(t)}models/${check(id, ID, 'model id')}/`,
+  modelManifest: (t: string, id: string) => `${keys.model(t, id)}manifest.json`,
+  modelMember: (t: string, id: string, k: number, file: 'model.json' | 'weights.bin') => `${keys.model(t, id)}members/${memberIndex(k)}/${file}`,
+  modelAlias: (t: string, alias: string) => `${tenantRoot(t)}aliases/${check(alias, /^[a-z0-9][a-z0-9._-]{0,62}$/, 'alias')}.json`,
   /** The dataset id a manifest key belongs to, or null for any other key. */
   datasetIdOfManifest(key: string): string | null {
     const m = /\/datasets\/([^/]+)\/manifest\.json$/.exec(key);

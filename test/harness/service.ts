@@ -17,6 +17,8 @@ export const KEY_B = 'test-key-tenant-b';
 
 export interface TestService {
   app: ReturnType<typeof createApp>;
+  /** The environment the service was configured from (what a separate worker process would need). */
+  env: Record<string, string>;
   config: Config;
   storage: ReturnType<typeof createStorage>;
   /** app.request with tenant A's key unless `key` is given (null sends no key). */
@@ -29,15 +31,17 @@ export interface TestService {
 /** Starts an isolated service; `worker: false` leaves jobs queued. */
 export async function startTestService(opts: { env?: Record<string, string>; worker?: boolean } = {}): Promise<TestService> {
   const suffix = randomBytes(5).toString('hex');
-  const config = loadConfig({
+  const env: Record<string, string> = {
     REDIS_URL: inject('redisUrl'),
     S3_ENDPOINT: inject('s3Url'),
     S3_BUCKET: `test-${suffix}`,
     QUEUE_PREFIX: `qt-${suffix}`,
     API_KEYS: `${KEY_A}:tenant-a,${KEY_B}:tenant-b`,
-    LOG_LEVEL: (process.env.TEST_LOG_LEVEL as Config['LOG_LEVEL']) ?? 'silent',
+    LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
+    TFJS_BACKEND: 'wasm',
     ...opts.env,
-  });
+  };
+  const config = loadConfig(env);
   const logger = createLogger(config);
   const storage = createStorage(config);
   await storage.ensureBucket();
@@ -45,7 +49,7 @@ export async function startTestService(opts: { env?: Record<string, string>; wor
   const queues = createQueues({ connection: redis, prefix: config.QUEUE_PREFIX });
   const app = createApp({ config, storage, queues, redis, logger });
   const workerConn = opts.worker === false ? null : new Redis(config.REDIS_URL, { maxRetriesPerRequest: null });
-  const workers = workerConn ? createWorkers({ config, storage, logger, connection: workerConn }) : null;
+  const workers = workerConn ? createWorkers({ config, storage, logger, connection: workerConn, env }) : null;
 
   const request: TestService['request'] = (path, init = {}) => {
     const { key = KEY_A, ...rest } = init;
@@ -56,6 +60,7 @@ export async function startTestService(opts: { env?: Record<string, string>; wor
 
   return {
     app,
+    env,
     config,
     storage,
     request,

@@ -48,25 +48,30 @@ describe('learningRateAt', () => {
     expect(learningRateAt(s, 0.1, 4, 10)).toBeCloseTo(0.025, 12);
   });
 
-  it('follows a half cosine from the base rate to the minimum over the epochs', () => {
-    // base 1, min 0.1, 5 epochs: progress 0, ¼, ½, ¾, 1 → 0.1 + 0.9 · (1 + cos(π·progress)) / 2.
+  it('follows a half cosine from the base rate towards the minimum over the epochs', () => {
+    // base 1, min 0.1, 4 epochs: progress 0, ¼, ½, ¾ → 0.1 + 0.9 · (1 + cos(π·progress)) / 2.
     const s = schedule({ type: 'cosine', minLearningRate: 0.1 });
-    const rates = [0, 1, 2, 3, 4].map((e) => learningRateAt(s, 1, e, 5));
-    [1, 0.8681980515, 0.55, 0.2318019485, 0.1].forEach((v, e) => expect(rates[e]).toBeCloseTo(v, 9));
+    const rates = [0, 1, 2, 3].map((e) => learningRateAt(s, 1, e, 4));
+    [1, 0.8681980515, 0.55, 0.2318019485].forEach((v, e) => expect(rates[e]).toBeCloseTo(v, 9));
+  });
+
+  it('keeps the last epoch of a short run well above the minimum', () => {
+    const s = schedule({ type: 'cosine', minLearningRate: 1e-5 });
+    expect(learningRateAt(s, 1e-3, 1, 2)).toBeCloseTo(5.05e-4, 12);
   });
 
   it('ramps linearly during warm-up, reaching the base rate on the first cosine epoch', () => {
-    // Warm-up 3 at base 0.4: 0.4 · 1/4, 2/4, 3/4, then 0.4; the 5 remaining epochs run 0.4 → 0.
+    // Warm-up 3 at base 0.4: 0.4 · 1/4, 2/4, 3/4, then 0.4; the 4 remaining epochs run at progress 0, ¼, ½, ¾.
     const s = schedule({ type: 'cosine', warmupEpochs: 3 });
-    const rates = [0, 1, 2, 3, 4, 5, 6, 7].map((e) => learningRateAt(s, 0.4, e, 8));
+    const rates = [0, 1, 2, 3, 4, 5, 6].map((e) => learningRateAt(s, 0.4, e, 7));
     [0.1, 0.2, 0.3, 0.4].forEach((v, e) => expect(rates[e]).toBeCloseTo(v, 12));
     expect(rates[5]).toBeCloseTo(0.2, 12); // half-way through the cosine
-    expect(rates[7]).toBe(0);
+    expect(rates[6]).toBeCloseTo(0.4 * (1 + Math.cos((Math.PI * 3) / 4)) / 2, 12);
   });
 
-  it('ends the cosine exactly at the minimum and stays there past the last epoch', () => {
+  it('reaches the minimum at the end of the schedule, decreasing all the way, and stays there past it', () => {
     const s = schedule({ type: 'cosine', warmupEpochs: 2, minLearningRate: 1e-4 });
-    expect(learningRateAt(s, 0.01, 19, 20)).toBe(1e-4);
+    expect(learningRateAt(s, 0.01, 20, 20)).toBe(1e-4);
     expect(learningRateAt(s, 0.01, 25, 20)).toBe(1e-4);
     const rates = Array.from({ length: 18 }, (_, k) => learningRateAt(s, 0.01, k + 2, 20));
     rates.slice(1).forEach((r, k) => expect(r).toBeLessThan(rates[k]));
