@@ -1,16 +1,21 @@
 /**
  * The quick start's main job, end to end against the built service: start Redis, the S3-protocol server and
  * the built service; upload a Fashion-MNIST subset over HTTP; follow ingestion; print the dataset profile; save the
- * sample sheet. `--keep` leaves everything running so you can explore http://127.0.0.1:<port>/docs.
+ * sample sheet; train a 3-member ensemble of the `small` preset with a progress bar per member (fed by the job's
+ * server-sent events); print the registered model's accuracies. `--keep` leaves everything running so you can
+ * explore http://127.0.0.1:<port>/docs.
  */
 import { writeFile } from 'node:fs/promises';
 import { FASHION_CLASSES, fashionSubset, subsetIdx } from './lib/fashion.js';
+import { readSse } from './lib/sse.js';
 import { startStack } from './lib/stack.js';
 
 const COUNT = Number(process.env.DEMO_IMAGES ?? 2000);
 const keep = process.argv.includes('--keep');
+const EPOCHS = Number(process.env.DEMO_EPOCHS ?? 3);
+const MEMBERS = 3;
 
-const stack = await startStack();
+const stack = await startStack({ env: { TRAIN_CONCURRENCY: '2' } });
 const auth = { authorization: `Bearer ${stack.apiKey}` };
 const api = (path: string, init: RequestInit = {}) =>
   fetch(stack.url + path, { ...init, headers: { ...auth, ...(init.headers as Record<string, string>) } });
@@ -61,10 +66,58 @@ try {
   await writeFile('quorum-samples.png', png);
   console.log(`\nSample sheet: ${stack.url}/v1/datasets/${d.id}/samples.png (saved to ./quorum-samples.png)`);
   console.log(`Full profile: curl -H 'Authorization: Bearer ${stack.apiKey}' ${stack.url}/v1/datasets/${d.id}`);
+  await train(d.id);
   if (keep) {
     console.log('\n--keep: the stack stays up; press Ctrl-C to stop it.');
     await new Promise<void>((resolve) => process.once('SIGINT', () => resolve()));
   }
 } finally {
   await stack.stop();
+}
+
+/** Trains the ensemble and draws one progress bar per member from the job's event stream. */
+async function train(datasetId: string) {
+  const res = await api('/v1/training-jobs', {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ datasetId, preset: 'small', training: { epochs: EPOCHS }, ensemble: { members: MEMBERS } }),
+  });
+  const job = (await res.json()) as any;
+  if (res.status !== 202) throw new Error(`training request failed: ${res.status} ${JSON.stringify(job)}`);
+  console.log(`\nTraining ${MEMBERS} members of the small preset for ${EPOCHS} epochs → job ${job.id} (backend ${job.members[0]?.backend ?? 'chosen by the worker'})`);
+  const tty = process.stdout.isTTY;
+  const lines = Array.from({ length: MEMBERS }, (_, k) => `  member ${k + 1} [${' '.repeat(20)}] waiting`);
+  const draw = (k: number) => {
+    if (tty) {
+      process.stdout.write(`\x1b[${MEMBERS - k}A\r\x1b[2K${lines[k]}\x1b[${MEMBERS - k}B\r`);
+    } else console.log(lines[k]);
+  };
+  if (tty) console.log(lines.join('\n'));
+  let end: any = null;
+  for await (const ev of readSse(`${stack.url}/v1/training-jobs/${job.id}/events`, auth)) {
+    const data = JSON.parse(ev.data);
+    if (ev.event === 'epoch') {
+      const filled = Math.round((20 * data.epoch) / EPOCHS);
+      lines[data.member] =
+        `  member ${data.member + 1} [${'#'.repeat(filled)}${'-'.repeat(20 - filled)}] epoch ${data.epoch}/${EPOCHS}` +
+        `  loss ${data.loss.toFixed(3)}  val_acc ${(data.valAccuracy ?? 0).toFixed(3)}  ${data.seconds.toFixed(1)} s`;
+      draw(data.member);
+    } else if (ev.event === 'member' && data.status === 'failed') {
+      lines[data.member] = `  member ${data.member + 1} failed: ${data.error?.detail}`;
+      draw(data.member);
+    } else if (ev.event === 'end') {
+      end = data;
+      break;
+    }
+  }
+  if (end?.status !== 'succeeded') throw new Error(`training ${end?.status}`);
+  const model = (await (await api(`/v1/models/${end.modelId}`)).json()) as any;
+  const m = model.metrics;
+  console.log(`\nModel ${model.id} registered (${model.classes.length} classes, backend ${model.backend}):`);
+  for (const member of model.members) {
+    console.log(`  member ${member.index + 1} (seed ${member.seed}): val accuracy ${member.metrics.valAccuracy.toFixed(3)}, best epoch ${member.metrics.bestEpoch}`);
+  }
+  console.log(`  members: ${m.memberValAccuracyMean.toFixed(3)} ± ${m.memberValAccuracyStd.toFixed(3)} (mean ± std over seeds)`);
+  console.log(`  ensemble: ${m.ensembleValAccuracy.toFixed(3)} on ${m.valSamples} validation images`);
+  console.log(`  ${stack.url}/v1/models/${model.id}`);
 }

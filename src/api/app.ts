@@ -9,6 +9,7 @@ import { NotFound } from '../errors.js';
 import type { Queues } from '../jobs/queues.js';
 import type { Logger } from '../logger.js';
 import type { Storage } from '../storage/storage.js';
+import type { BackendInfo } from '../models/backend.js';
 import { bearerAuth, type AuthEnv } from './auth.js';
 import { datasetRoutes } from './datasets/routes.js';
 import { modelRoutes } from './models/routes.js';
@@ -23,6 +24,8 @@ export interface AppDeps {
   queues: Queues;
   redis: Redis;
   logger: Logger;
+  /** The tfjs backend this process trains with (null for the api role, which does not train). */
+  backend?: BackendInfo | null;
 }
 
 const VERSION = '0.1.0';
@@ -56,7 +59,9 @@ export function createApp(deps: AppDeps) {
   app.notFound((c) => problemResponse(c, toProblem(new NotFound(`No route ${c.req.method} ${c.req.path}. See /docs.`))));
   app.use('*', metrics.middleware);
 
-  app.get('/healthz', (c) => c.json({ status: 'ok', role: config.QUORUM_ROLE, version: VERSION, uptimeSeconds: process.uptime() }));
+  app.get('/healthz', (c) =>
+    c.json({ status: 'ok', role: config.QUORUM_ROLE, version: VERSION, uptimeSeconds: process.uptime(), backend: deps.backend ?? null }),
+  );
   app.get('/readyz', async (c) => {
     const checks = Object.fromEntries(
       await Promise.all([check('redis', () => deps.redis.ping()), check('storage', () => deps.storage.ping())]),

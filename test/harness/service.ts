@@ -11,6 +11,7 @@ import { createQueues } from '../../src/jobs/queues.js';
 import { createWorkers } from '../../src/jobs/worker.js';
 import { createLogger } from '../../src/logger.js';
 import { createStorage } from '../../src/storage/storage.js';
+import { selectBackend } from '../../src/models/backend.js';
 
 export const KEY_A = 'test-key-tenant-a';
 export const KEY_B = 'test-key-tenant-b';
@@ -47,7 +48,8 @@ export async function startTestService(opts: { env?: Record<string, string>; wor
   await storage.ensureBucket();
   const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: 3 });
   const queues = createQueues({ connection: redis, prefix: config.QUEUE_PREFIX });
-  const app = createApp({ config, storage, queues, redis, logger });
+  const backend = opts.worker === false ? null : await selectBackend(config.TFJS_BACKEND);
+  const app = createApp({ config, storage, queues, redis, logger, backend });
   const workerConn = opts.worker === false ? null : new Redis(config.REDIS_URL, { maxRetriesPerRequest: null });
   const workers = workerConn ? createWorkers({ config, storage, logger, connection: workerConn, env }) : null;
 

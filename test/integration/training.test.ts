@@ -107,6 +107,14 @@ describe('training a 3-member ensemble of the small preset on 2,000 Fashion-MNIS
   });
 });
 
+describe('the backend', () => {
+  it('is reported by /healthz with the reasons faster ones were skipped', async () => {
+    const health = (await (await svc.request('/healthz', { key: null })).json()) as any;
+    expect(health.backend).toMatchObject({ name: 'wasm', device: expect.stringContaining('wasm') });
+    expect(Array.isArray(health.backend.fallbackReasons)).toBe(true);
+  });
+});
+
 describe('training jobs reject bad input', () => {
   const expectProblem = async (body: unknown, status: number, type: RegExp) => {
     const res = await post('/v1/training-jobs', body);
