@@ -172,7 +172,13 @@ async function decodeIdx(deps: IngestDeps, m: DatasetManifest, progress: Progres
 }
 
 /** Writes one split as shards of at most 8,192 samples or 64 MiB each. */
-async function writeShards(storage: Storage, m: DatasetManifest, split: (typeof SPLITS)[number], data: DecodedDataset, indices: number[]) {
+export async function writeShards(
+  storage: Storage,
+  m: Pick<DatasetManifest, 'tenant' | 'id'>,
+  split: (typeof SPLITS)[number],
+  data: Pick<DecodedDataset, 'height' | 'width' | 'channels' | 'pixels' | 'labels'>,
+  indices: number[],
+) {
   const sampleBytes = data.height * data.width * data.channels;
   const per = Math.max(1, Math.min(SHARD_MAX_SAMPLES, Math.floor(SHARD_MAX_BYTES / sampleBytes)));
   const shards: ShardRef[] = [];

@@ -84,6 +84,11 @@ export interface TrainInput {
   onEpoch?: (log: EpochLog, state: () => Promise<TrainState>) => Promise<void> | void;
   /** Polled between steps; true stops training (the result says 'cancelled'). */
   shouldStop?: () => boolean | Promise<boolean>;
+  /**
+   * Receives every augmented training batch of the run's first epoch (normalised values, NHWC, with the sample
+   * indices), so the job can store what the model really saw. Only called when some augmentation is on.
+   */
+  onAugmentedBatch?: (batch: { images: Float32Array; indices: Uint32Array }) => Promise<void> | void;
 }
 
 export interface TrainResult {
@@ -188,9 +193,11 @@ export async function trainMember(input: TrainInput): Promise<TrainResult> {
       const idx = order.subarray(s * t.batchSize, Math.min(n, (s + 1) * t.batchSize));
       setDropoutStep(model, epoch * steps + s);
       let accTensor: tf.Scalar | null = null;
+      let seenBatch: tf.Tensor | null = null;
       const cost = tf.tidy(() => {
         const raw = imageBatch(data.train, idx, shape, table);
         const x = augmenting ? augmentBatch(raw, aug, augRng, data.norm) : raw;
+        if (augmenting && epoch === 0 && input.onAugmentedBatch) seenBatch = tf.keep(x);
         const y = labelBatch(data.train, idx, shape.numClasses);
         return optimizer.minimize(() => {
           const probs = model.apply(x, { training: true }) as tf.Tensor2D;
@@ -200,6 +207,11 @@ export async function trainMember(input: TrainInput): Promise<TrainResult> {
           return loss;
         }, true)!;
       });
+      if (seenBatch) {
+        const images = (await (seenBatch as tf.Tensor).data()) as Float32Array;
+        (seenBatch as tf.Tensor).dispose();
+        await input.onAugmentedBatch!({ images, indices: Uint32Array.from(idx) });
+      }
       const [lossValue] = await cost.data();
       const [accValue] = accTensor ? await (accTensor as tf.Scalar).data() : [0];
       cost.dispose();

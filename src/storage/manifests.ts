@@ -36,6 +36,14 @@ export const datasetSourceSchema = z.discriminatedUnion('kind', [
     entries: z.number().int(),
   }),
   z.object({
+    /** Augmented training samples a training job materialised (augmentation.materialize), for inspection. */
+    kind: z.literal('augmented'),
+    trainingJobId: z.string(),
+    member: z.number().int(),
+    epoch: z.number().int(),
+    samples: z.number().int(),
+  }),
+  z.object({
     kind: z.literal('idx'),
     pairs: z.array(z.object({ imagesKey: z.string(), labelsKey: z.string(), count: z.number().int() })),
     bytes: z.number().int(),

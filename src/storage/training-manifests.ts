@@ -62,6 +62,8 @@ export const memberRecordSchema = z.object({
   /** Epochs restored from a checkpoint after a worker was lost (empty when the member ran straight through). */
   resumedAt: z.array(z.number().int()).default([]),
   classWeights: z.array(z.number()).nullable().optional(),
+  /** The dataset of augmented samples this member stored (augmentation.materialize). */
+  augmentedDatasetId: z.string().optional(),
   metrics: memberMetricsSchema.optional(),
   updatedAt: z.string(),
 });

@@ -17,6 +17,7 @@ import { trainMember, TrainingDiverged, type EpochLog } from '../models/train.js
 import { keys } from '../storage/keys.js';
 import type { Storage } from '../storage/storage.js';
 import { memberRecordSchema, runManifestSchema, type MemberRecord } from '../storage/training-manifests.js';
+import { createAugmentedCollector } from './materialize.js';
 
 export interface MemberDeps {
   config: Config;
@@ -73,6 +74,9 @@ export async function runMemberJob(
     return stop;
   };
 
+  // The first member stores the augmented samples of its first epoch when asked to (not again after a resume).
+  const collector = run.config.augmentation.materialize && index === 0 && !resume ? createAugmentedCollector(dataset) : null;
+
   let result;
   try {
     result = await trainMember({
@@ -83,7 +87,11 @@ export async function runMemberJob(
       seed: run.config.seeds[index],
       resume,
       shouldStop,
+      onAugmentedBatch: collector ? ({ images, indices }) => collector.add(images, Array.from(indices, (i) => train.labels[i])) : undefined,
       onEpoch: async (log, state) => {
+        if (collector && log.epoch === 1 && collector.count > 0) {
+          await save({ augmentedDatasetId: await collector.save(storage, run, index) });
+        }
         const s = await state();
         await storage.putBytes(keys.runMemberCheckpoint(tenant, jobId, index), encodeCheckpoint(s));
         await save({ history: s.history });

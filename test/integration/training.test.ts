@@ -158,6 +158,41 @@ describe('training jobs reject bad input', () => {
   });
 });
 
+describe('augmentation.materialize', () => {
+  it('stores the augmented training samples the first member saw as an inspectable dataset', async () => {
+    const res = await post('/v1/training-jobs', {
+      datasetId,
+      training: { epochs: 1, batchSize: 32, maxStepsPerEpoch: 5 },
+      augmentation: { shift: 0.15, rotation: 20, probability: 1, materialize: true },
+      ensemble: { members: 1 },
+    });
+    const created = (await res.json()) as any;
+    expect(res.status, JSON.stringify(created)).toBe(202);
+    const job = await waitForJob(created.id);
+    expect(job.status, JSON.stringify(job.error)).toBe('succeeded');
+    const augId = job.members[0].augmentedDatasetId;
+    expect(job.augmentedDatasetId).toBe(augId);
+    const aug = (await (await svc.request(`/v1/datasets/${augId}`)).json()) as any;
+    expect(aug).toMatchObject({ status: 'ready', source: { kind: 'augmented', trainingJobId: created.id, images: 160 }, splits: { train: 160 } });
+    expect(aug.classes).toEqual(FASHION_CLASSES);
+    const sheet = await svc.request(`/v1/datasets/${augId}/samples.png`);
+    expect(sheet.status).toBe(200);
+    expect(sheet.headers.get('content-type')).toBe('image/png');
+    // Shifted and rotated copies are new images: almost none equals a stored original byte for byte.
+    const { keys } = await import('../../src/storage/keys.js');
+    const { decodeShard } = await import('../../src/data/shards.js');
+    const shardBytes = async (id: string) => {
+      const m = JSON.parse((await svc.storage.getBytes(keys.datasetManifest('tenant-a', id)))!.toString());
+      return Promise.all(m.splits.train.shards.map(async (r: any) => decodeShard((await svc.storage.getBytes(r.key))!)));
+    };
+    const originals = new Set<string>();
+    for (const sh of await shardBytes(datasetId)) for (let i = 0; i < sh.count; i++) originals.add(Buffer.from(sh.pixels.subarray(i * 784, (i + 1) * 784)).toString('base64'));
+    let same = 0;
+    for (const sh of await shardBytes(augId)) for (let i = 0; i < sh.count; i++) if (originals.has(Buffer.from(sh.pixels.subarray(i * 784, (i + 1) * 784)).toString('base64'))) same++;
+    expect(same).toBeLessThan(16);
+  }, 300_000);
+});
+
 describe('a run whose loss diverges', () => {
   it('ends the member with a clear reason and registers no model', async () => {
     const res = await post('/v1/training-jobs', {

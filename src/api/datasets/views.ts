@@ -12,7 +12,8 @@ export const datasetViewSchema = z.object({
   createdAt: z.string(),
   updatedAt: z.string(),
   source: z.object({
-    kind: z.enum(['archive', 'idx']),
+    kind: z.enum(['archive', 'idx', 'augmented']),
+    trainingJobId: z.string().optional(),
     format: z.string().optional(),
     filename: z.string().optional(),
     bytes: z.number(),
@@ -30,6 +31,17 @@ export const datasetViewSchema = z.object({
 
 export type DatasetView = z.infer<typeof datasetViewSchema>;
 
+function sourceView(src: DatasetManifest['source']): DatasetView['source'] {
+  switch (src.kind) {
+    case 'archive':
+      return { kind: 'archive', format: src.format, filename: src.filename, bytes: src.bytes, images: src.entries };
+    case 'idx':
+      return { kind: 'idx', bytes: src.bytes, images: src.pairs.reduce((s, p) => s + p.count, 0) };
+    case 'augmented':
+      return { kind: 'augmented', trainingJobId: src.trainingJobId, bytes: 0, images: src.samples };
+  }
+}
+
 /** Shapes a manifest for clients. */
 export function toDatasetView(d: DatasetManifest, progress?: DatasetView['progress']): DatasetView {
   const self = `/v1/datasets/${d.id}`;
@@ -40,10 +52,7 @@ export function toDatasetView(d: DatasetManifest, progress?: DatasetView['progre
     ...(d.error ? { error: d.error } : {}),
     createdAt: d.createdAt,
     updatedAt: d.updatedAt,
-    source:
-      d.source.kind === 'archive'
-        ? { kind: 'archive', format: d.source.format, filename: d.source.filename, bytes: d.source.bytes, images: d.source.entries }
-        : { kind: 'idx', bytes: d.source.bytes, images: d.source.pairs.reduce((s, p) => s + p.count, 0) },
+    source: sourceView(d.source),
     options: d.options,
     ...(d.classes ? { classes: d.classes } : {}),
     ...(d.image ? { image: d.image } : {}),

@@ -24,6 +24,7 @@ export function toTrainingJobView({ run, members, status }: TrainingJobView) {
     ...(run.error ? { error: run.error } : {}),
     cancelRequested: run.cancelRequested,
     ...(run.modelId ? { modelId: run.modelId } : {}),
+    ...(members.find((m) => m.augmentedDatasetId) ? { augmentedDatasetId: members.find((m) => m.augmentedDatasetId)!.augmentedDatasetId } : {}),
     config: run.config,
     progress: { epochsDone: members.reduce((s, m) => s + m.history.length, 0), epochsTotal },
     members: members.map((m) => ({
@@ -34,6 +35,7 @@ export function toTrainingJobView({ run, members, status }: TrainingJobView) {
       ...(m.error ? { error: m.error } : {}),
       ...(m.metrics ? { metrics: m.metrics } : {}),
       ...(m.classWeights ? { classWeights: m.classWeights } : {}),
+      ...(m.augmentedDatasetId ? { augmentedDatasetId: m.augmentedDatasetId } : {}),
       resumedAt: m.resumedAt,
       history: m.history,
     })),
