@@ -61,6 +61,15 @@ export const configSchema = z.object({
   /** BullMQ lock and stalled-job check: a worker lost mid-job is noticed within about lock + interval. */
   WORKER_LOCK_DURATION_MS: int(30_000, 1000),
   WORKER_STALLED_INTERVAL_MS: int(30_000, 500),
+  // Prediction: micro-batching (as TensorFlow Serving's max_batch_size / batch_timeout_micros) and its bounds.
+  PREDICT_MAX_BATCH: int(64, 1),
+  PREDICT_MAX_WAIT_MICROS: int(500, 0),
+  PREDICT_MAX_QUEUED: int(2048, 1),
+  PREDICT_MAX_INSTANCES: int(64, 1),
+  PREDICT_MAX_BODY_BYTES: int(16 * MiB, 1024),
+  MODEL_CACHE_MAX_BYTES: int(512 * MiB, 1),
+  /** How long an alias → model resolution is reused; alias changes take effect within this time, no restart. */
+  ALIAS_CACHE_MS: int(2000, 0),
   // Upload and archive limits (bytes unless named otherwise).
   MAX_UPLOAD_BYTES: int(1024 * MiB, 1),
   MAX_ARCHIVE_ENTRIES: int(200_000, 1),

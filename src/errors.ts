@@ -78,6 +78,19 @@ export class Unprocessable extends AppError {
   }
 }
 
+/** 429: the model's queue is full; `retryAfterSeconds` is the estimated time until it drains. */
+export class Overloaded extends AppError {
+  readonly retryAfterSeconds: number;
+
+  constructor(detail: string, retryAfterSeconds: number, fields: ProblemFields = {}) {
+    super(429, fields.type ?? 'overloaded', 'Too many requests', detail, {
+      ...fields,
+      extra: { ...fields.extra, retryAfterSeconds },
+    });
+    this.retryAfterSeconds = retryAfterSeconds;
+  }
+}
+
 /** 503: a dependency (Redis, object storage) is unreachable. */
 export class Unavailable extends AppError {
   constructor(detail: string, fields: ProblemFields = {}) {

@@ -11,6 +11,7 @@ import { createWorkers } from './jobs/worker.js';
 import { createLogger } from './logger.js';
 import { createStorage } from './storage/storage.js';
 import { selectBackend, type BackendInfo } from './models/backend.js';
+import { createPredictor } from './prediction/predictor.js';
 
 /** Starts the roles named in `config`; returns a function that stops them. */
 export async function start(config: Config) {
@@ -18,23 +19,21 @@ export async function start(config: Config) {
   const storage = createStorage(config);
   if (config.S3_CREATE_BUCKET) await storage.ensureBucket();
   const stops: (() => Promise<unknown>)[] = [];
-  // Workers train in child processes that select the same backend; selecting it here too lets /healthz and the
-  // start-up log say which one training gets, and why faster ones were skipped.
-  let backend: BackendInfo | null = null;
-  if (config.QUORUM_ROLE !== 'api') {
-    backend = await selectBackend(config.TFJS_BACKEND);
-    logger.info({ backend }, `tensorflow.js backend: ${backend.name} (${backend.device})`);
-  }
+  // The API predicts and workers train with the same backend choice (workers' children select it again).
+  const backend: BackendInfo = await selectBackend(config.TFJS_BACKEND);
+  logger.info({ backend }, `tensorflow.js backend: ${backend.name} (${backend.device})`);
 
   if (config.QUORUM_ROLE !== 'worker') {
     const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: 3, enableOfflineQueue: true });
     const queues = createQueues({ connection: redis, prefix: config.QUEUE_PREFIX });
-    const app = createApp({ config, storage, queues, redis, logger, backend });
+    const predictor = createPredictor({ config, storage, logger });
+    const app = createApp({ config, storage, queues, redis, logger, backend, predictor });
     const server = serve({ fetch: app.fetch, port: config.PORT, hostname: config.HOST }, (info) =>
       logger.info({ port: info.port, role: config.QUORUM_ROLE }, 'api listening'),
     );
     stops.push(
       () => new Promise((resolve) => server.close(() => resolve(undefined))),
+      () => predictor.close(),
       () => queues.close(),
       async () => redis.quit(),
     );

@@ -13,6 +13,8 @@ import type { BackendInfo } from '../models/backend.js';
 import { bearerAuth, type AuthEnv } from './auth.js';
 import { datasetRoutes } from './datasets/routes.js';
 import { modelRoutes } from './models/routes.js';
+import { predictionRoutes } from './prediction/routes.js';
+import { createPredictor, type Predictor } from '../prediction/predictor.js';
 import { trainingRoutes } from './training/routes.js';
 import { createMetrics } from './metrics.js';
 import { docsHtml } from './openapi.js';
@@ -24,8 +26,10 @@ export interface AppDeps {
   queues: Queues;
   redis: Redis;
   logger: Logger;
-  /** The tfjs backend this process trains with (null for the api role, which does not train). */
+  /** The tfjs backend this process predicts and trains with. */
   backend?: BackendInfo | null;
+  /** The serving side; made from the other dependencies when not given. */
+  predictor?: Predictor;
 }
 
 const VERSION = '0.1.0';
@@ -48,7 +52,8 @@ async function check(name: string, probe: () => Promise<unknown>, ms = 2000): Pr
 /** Builds the Hono app. */
 export function createApp(deps: AppDeps) {
   const { config, logger } = deps;
-  const metrics = createMetrics(() => deps.queues.depths());
+  const predictor = deps.predictor ?? createPredictor(deps);
+  const metrics = createMetrics(() => deps.queues.depths(), () => predictor.stats());
   const app = new OpenAPIHono<AuthEnv>({
     // zod validation failures from route definitions become problem+json like every other error.
     defaultHook: (result, c) => {
@@ -87,6 +92,7 @@ export function createApp(deps: AppDeps) {
   app.use('/v1/*', bearerAuth(config.API_KEYS));
   app.route('/v1/datasets', datasetRoutes(deps));
   app.route('/v1/training-jobs', trainingRoutes(deps));
+  app.route('/v1/models', predictionRoutes({ config, predictor }));
   app.route('/v1/models', modelRoutes(deps));
   return app;
 }

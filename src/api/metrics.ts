@@ -5,7 +5,21 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 export type Metrics = ReturnType<typeof createMetrics>;
 
 /** A registry of the service's metrics; `queueDepths` is polled on each scrape. */
-export function createMetrics(queueDepths?: () => Promise<Record<string, Record<string, number>>>) {
+export interface ServingStats {
+  entries: number;
+  bytes: number;
+  loads: number;
+  hits: number;
+  evictions: number;
+  batches: number;
+  instances: number;
+  rejected: number;
+}
+
+export function createMetrics(
+  queueDepths?: () => Promise<Record<string, Record<string, number>>>,
+  serving?: () => ServingStats,
+) {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'quorum_' });
   const requests = new Counter({
@@ -32,6 +46,17 @@ export function createMetrics(queueDepths?: () => Promise<Record<string, Record<
       for (const [queue, states] of Object.entries(depths)) {
         for (const [state, n] of Object.entries(states)) this.set({ queue, state }, n);
       }
+    },
+  });
+
+  new Gauge({
+    name: 'quorum_serving',
+    help: 'Prediction serving: loaded ensembles, their bytes, cache loads/hits/evictions, batches, instances, 429 rejections',
+    labelNames: ['figure'],
+    registers: [registry],
+    collect() {
+      if (!serving) return;
+      for (const [figure, value] of Object.entries(serving())) if (typeof value === 'number') this.set({ figure }, value);
     },
   });
 

@@ -63,6 +63,7 @@ export function errorHandler(logger: Logger) {
   return (err: Error, c: Context) => {
     const problem = toProblem(err);
     if (problem.status >= 500) logger.error({ err, path: c.req.path }, 'request failed');
-    return problemResponse(c, problem);
+    const retryAfter = (err as { retryAfterSeconds?: unknown }).retryAfterSeconds;
+    return problemResponse(c, problem, typeof retryAfter === 'number' ? { 'retry-after': String(retryAfter) } : {});
   };
 }

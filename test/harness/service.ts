@@ -12,6 +12,7 @@ import { createWorkers } from '../../src/jobs/worker.js';
 import { createLogger } from '../../src/logger.js';
 import { createStorage } from '../../src/storage/storage.js';
 import { selectBackend } from '../../src/models/backend.js';
+import { createPredictor } from '../../src/prediction/predictor.js';
 
 export const KEY_A = 'test-key-tenant-a';
 export const KEY_B = 'test-key-tenant-b';
@@ -30,7 +31,9 @@ export interface TestService {
 }
 
 /** Starts an isolated service; `worker: false` leaves jobs queued. */
-export async function startTestService(opts: { env?: Record<string, string>; worker?: boolean } = {}): Promise<TestService> {
+export async function startTestService(
+  opts: { env?: Record<string, string>; worker?: boolean; /** leave the bucket's objects on close (it is shared) */ keepBucket?: boolean } = {},
+): Promise<TestService> {
   const suffix = randomBytes(5).toString('hex');
   const env: Record<string, string> = {
     REDIS_URL: inject('redisUrl'),
@@ -48,8 +51,9 @@ export async function startTestService(opts: { env?: Record<string, string>; wor
   await storage.ensureBucket();
   const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: 3 });
   const queues = createQueues({ connection: redis, prefix: config.QUEUE_PREFIX });
-  const backend = opts.worker === false ? null : await selectBackend(config.TFJS_BACKEND);
-  const app = createApp({ config, storage, queues, redis, logger, backend });
+  const backend = await selectBackend(config.TFJS_BACKEND);
+  const predictor = createPredictor({ config, storage, logger });
+  const app = createApp({ config, storage, queues, redis, logger, backend, predictor });
   const workerConn = opts.worker === false ? null : new Redis(config.REDIS_URL, { maxRetriesPerRequest: null });
   const workers = workerConn ? createWorkers({ config, storage, logger, connection: workerConn, env }) : null;
 
@@ -78,11 +82,12 @@ export async function startTestService(opts: { env?: Record<string, string>; wor
       }
     },
     async close() {
+      await predictor.close();
       await workers?.close();
       await queues.close();
       await redis.quit();
       await workerConn?.quit();
-      await storage.deletePrefix('');
+      if (!opts.keepBucket) await storage.deletePrefix('');
       storage.destroy();
     },
   };

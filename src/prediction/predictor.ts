@@ -1,0 +1,185 @@
+/**
+ * Serving ensembles: members loaded once from storage and kept in memory (least recently used first out, bounded
+ * by weight bytes), aliases resolved with a short TTL so re-pointing one takes effect without a restart, and one
+ * micro-batcher per loaded ensemble so concurrent requests share forward passes.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import type * as tfl from '@tensorflow/tfjs-layers';
+import type { Config } from '../config.js';
+import type { Logger } from '../logger.js';
+import { deserializeModel } from '../models/serialize.js';
+import { isResourceId, keys } from '../storage/keys.js';
+import type { Storage } from '../storage/storage.js';
+import type { ModelManifest } from '../storage/training-manifests.js';
+import { getModel } from '../training/service.js';
+import { createBatcher, type Batcher } from './batcher.js';
+import { ensemblePredictions, type InstancePrediction } from './ensemble.js';
+import { prepareInstances, type Prepared, type RawInstance } from './input.js';
+
+export interface PredictorDeps {
+  config: Config;
+  storage: Storage;
+  logger: Logger;
+}
+
+interface Entry {
+  key: string;
+  model: ModelManifest;
+  members: tfl.LayersModel[];
+  bytes: number;
+  batcher: Batcher<Prepared, Float32Array[]>;
+}
+
+export interface PredictResult {
+  model: ModelManifest;
+  predictions: InstancePrediction[];
+  /** Milliseconds spent loading the ensemble when this request had to (a cold start), else null. */
+  coldStartMs: number | null;
+}
+
+export type Predictor = ReturnType<typeof createPredictor>;
+
+/** Creates the serving side of the service. */
+export function createPredictor(deps: PredictorDeps) {
+  const { config, storage, logger } = deps;
+  const entries = new Map<string, Entry>(); // Map order is recency order: a hit moves the entry to the end.
+  const loading = new Map<string, Promise<{ entry: Entry; ms: number }>>();
+  const aliases = new Map<string, { id: string; until: number }>();
+  const counters = { hits: 0, loads: 0, evictions: 0, coldStartMs: [] as number[] };
+  let totalBytes = 0;
+
+  async function resolveId(tenant: string, idOrAlias: string): Promise<string> {
+    if (isResourceId(idOrAlias)) return idOrAlias;
+    const cached = aliases.get(`${tenant}/${idOrAlias}`);
+    if (cached && cached.until > Date.now()) return cached.id;
+    const model = await getModel({ storage }, tenant, idOrAlias);
+    aliases.set(`${tenant}/${idOrAlias}`, { id: model.id, until: Date.now() + config.ALIAS_CACHE_MS });
+    return model.id;
+  }
+
+  function forward(entry: Omit<Entry, 'batcher'>) {
+    const { height, width, channels } = entry.model.input;
+    const sample = height * width * channels;
+    return async (batch: Prepared[]): Promise<Float32Array[][]> => {
+      const x = new Float32Array(batch.length * sample);
+      batch.forEach((p, i) => x.set(p, i * sample));
+      const outputs = tf.tidy(() => {
+        const input = tf.tensor4d(x, [batch.length, height, width, channels]);
+        return entry.members.map((m) => m.predict(input) as tf.Tensor);
+      });
+      const data = await Promise.all(outputs.map((o) => o.data() as Promise<Float32Array>));
+      tf.dispose(outputs);
+      const k = entry.model.classes.length;
+      return batch.map((_, i) => data.map((d) => d.slice(i * k, (i + 1) * k)));
+    };
+  }
+
+  async function load(tenant: string, id: string): Promise<{ entry: Entry; ms: number }> {
+    const started = performance.now();
+    const model = await getModel({ storage }, tenant, id);
+    let bytes = 0;
+    const members = await Promise.all(
+      model.members.map(async (m) => {
+        const [json, weights] = await Promise.all([
+          storage.getBytes(keys.modelMember(tenant, id, m.index, 'model.json')),
+          storage.getBytes(keys.modelMember(tenant, id, m.index, 'weights.bin')),
+        ]);
+        if (!json || !weights) throw new Error(`model ${id} member ${m.index} is missing from storage`);
+        bytes += weights.length;
+        return deserializeModel({ modelJson: JSON.parse(json.toString('utf8')), weights });
+      }),
+    );
+    const base = { key: `${tenant}/${id}`, model, members, bytes };
+    const entry: Entry = {
+      ...base,
+      batcher: createBatcher(forward(base), {
+        maxBatchSize: config.PREDICT_MAX_BATCH,
+        maxWaitMicros: config.PREDICT_MAX_WAIT_MICROS,
+        maxQueuedInstances: config.PREDICT_MAX_QUEUED,
+      }),
+    };
+    // One pass on a blank input compiles the kernels, so the first real request pays no warm-up.
+    const { height, width, channels } = model.input;
+    await forward(base)([new Float32Array(height * width * channels)]);
+    return { entry, ms: performance.now() - started };
+  }
+
+  async function evict() {
+    for (const [key, e] of entries) {
+      if (totalBytes <= config.MODEL_CACHE_MAX_BYTES || entries.size <= 1) break;
+      if (e.batcher.stats().queuedInstances > 0) continue; // in use: evict something idle first
+      entries.delete(key);
+      totalBytes -= e.bytes;
+      counters.evictions++;
+      await e.batcher.close();
+      e.members.forEach((m) => m.dispose());
+      logger.info({ model: key, bytes: e.bytes }, 'model evicted from the cache');
+    }
+  }
+
+  async function get(tenant: string, idOrAlias: string): Promise<{ entry: Entry; coldStartMs: number | null }> {
+    const id = await resolveId(tenant, idOrAlias);
+    const key = `${tenant}/${id}`;
+    const hit = entries.get(key);
+    if (hit) {
+      counters.hits++;
+      entries.delete(key);
+      entries.set(key, hit);
+      return { entry: hit, coldStartMs: null };
+    }
+    let pending = loading.get(key);
+    const mine = !pending;
+    if (!pending) {
+      pending = load(tenant, id).finally(() => loading.delete(key));
+      loading.set(key, pending);
+    }
+    const { entry, ms } = await pending;
+    if (mine) {
+      counters.loads++;
+      counters.coldStartMs.push(ms);
+      entries.set(key, entry);
+      totalBytes += entry.bytes;
+      logger.info({ model: key, members: entry.members.length, bytes: entry.bytes, ms: Math.round(ms) }, 'model loaded');
+      await evict();
+    }
+    return { entry, coldStartMs: mine ? ms : null };
+  }
+
+  return {
+    /** Predicts every instance with the ensemble named by id or alias. */
+    async predict(tenant: string, idOrAlias: string, raw: RawInstance[], opts: { topK?: number } = {}): Promise<PredictResult> {
+      const { entry, coldStartMs } = await get(tenant, idOrAlias);
+      const prepared = await prepareInstances(raw, entry.model, config.MAX_IMAGE_PIXELS);
+      const outputs = await entry.batcher.submit(prepared);
+      const members = entry.members.map((_, m) => {
+        const k = entry.model.classes.length;
+        const arr = new Float32Array(outputs.length * k);
+        outputs.forEach((perMember, i) => arr.set(perMember[m], i * k));
+        return arr;
+      });
+      const predictions = ensemblePredictions(members, outputs.length, entry.model.classes, { topK: opts.topK });
+      return { model: entry.model, predictions, coldStartMs };
+    },
+    /** Cache and batching figures for /metrics. */
+    stats() {
+      let batches = 0;
+      let instances = 0;
+      let rejected = 0;
+      for (const e of entries.values()) {
+        const s = e.batcher.stats();
+        batches += s.batches;
+        instances += s.instances;
+        rejected += s.rejected;
+      }
+      return { ...counters, entries: entries.size, bytes: totalBytes, batches, instances, rejected };
+    },
+    async close() {
+      for (const e of entries.values()) {
+        await e.batcher.close();
+        e.members.forEach((m) => m.dispose());
+      }
+      entries.clear();
+      totalBytes = 0;
+    },
+  };
+}
