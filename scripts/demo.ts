@@ -6,7 +6,7 @@
  * explore http://127.0.0.1:<port>/docs.
  */
 import { writeFile } from 'node:fs/promises';
-import { FASHION_CLASSES, fashionSubset, subsetIdx } from './lib/fashion.js';
+import { FASHION_CLASSES, fashionSubset, samplePng, subsetIdx } from './lib/fashion.js';
 import { readSse } from './lib/sse.js';
 import { startStack } from './lib/stack.js';
 
@@ -66,7 +66,8 @@ try {
   await writeFile('quorum-samples.png', png);
   console.log(`\nSample sheet: ${stack.url}/v1/datasets/${d.id}/samples.png (saved to ./quorum-samples.png)`);
   console.log(`Full profile: curl -H 'Authorization: Bearer ${stack.apiKey}' ${stack.url}/v1/datasets/${d.id}`);
-  await train(d.id);
+  const modelId = await train(d.id);
+  await predict(modelId);
   if (keep) {
     console.log('\n--keep: the stack stays up; press Ctrl-C to stop it.');
     await new Promise<void>((resolve) => process.once('SIGINT', () => resolve()));
@@ -120,4 +121,23 @@ async function train(datasetId: string) {
   console.log(`  members: ${m.memberValAccuracyMean.toFixed(3)} ± ${m.memberValAccuracyStd.toFixed(3)} (mean ± std over seeds)`);
   console.log(`  ensemble: ${m.ensembleValAccuracy.toFixed(3)} on ${m.valSamples} validation images`);
   console.log(`  ${stack.url}/v1/models/${model.id}`);
+  return model.id as string;
+}
+
+/** Predicts a few Fashion-MNIST test images the model never saw, one PNG per request, as a client would. */
+async function predict(modelId: string) {
+  const unseen = fashionSubset(6, { offset: 9000 });
+  console.log(`\nPredicting ${unseen.count} unseen test images (POST /v1/models/${modelId}/predict, image/png):`);
+  console.log(`  ${'truth'.padEnd(12)}${'predicted'.padEnd(12)}${'confidence'.padStart(11)}${'member std'.padStart(12)}${'entropy'.padStart(9)}${'mutual inf'.padStart(12)}${'agree'.padStart(7)}`);
+  for (let i = 0; i < unseen.count; i++) {
+    const res = await api(`/v1/models/${modelId}/predict`, { method: 'POST', body: await samplePng(unseen, i), headers: { 'content-type': 'image/png' } });
+    const p = ((await res.json()) as any).predictions[0];
+    const u = p.uncertainty;
+    const cold = res.headers.get('x-quorum-cold-start-ms');
+    console.log(
+      `  ${FASHION_CLASSES[unseen.labels[i]].padEnd(12)}${p.label.padEnd(12)}${p.confidence.toFixed(3).padStart(11)}${u.memberStd.toFixed(3).padStart(12)}` +
+        `${u.entropy.toFixed(3).padStart(9)}${u.mutualInformation.toFixed(3).padStart(12)}${u.agreement.toFixed(2).padStart(7)}` +
+        (cold ? `   (cold start: ensemble loaded in ${cold} ms)` : ''),
+    );
+  }
 }
