@@ -70,6 +70,12 @@ export const configSchema = z.object({
   MODEL_CACHE_MAX_BYTES: int(512 * MiB, 1),
   /** How long an alias → model resolution is reused; alias changes take effect within this time, no restart. */
   ALIAS_CACHE_MS: int(2000, 0),
+  // Deployment-data capture: the fraction of served instances kept, and how the buffer flushes to storage.
+  CAPTURE_FRACTION: z.coerce.number().min(0).max(1).default(1),
+  CAPTURE_FLUSH_BYTES: int(4 * MiB, 1024),
+  CAPTURE_FLUSH_MS: int(10_000, 10),
+  /** Bound on buffered capture bytes; beyond it samples are dropped (and counted), never waited for. */
+  CAPTURE_MAX_BUFFER_BYTES: int(64 * MiB, 1024),
   // Upload and archive limits (bytes unless named otherwise).
   MAX_UPLOAD_BYTES: int(1024 * MiB, 1),
   MAX_ARCHIVE_ENTRIES: int(200_000, 1),

@@ -57,8 +57,14 @@ function sampleFromPixels(p: (number | number[])[][], m: ModelManifest, i: numbe
   return out;
 }
 
+/** One preprocessed instance: the uint8 sample at the model's input size (what capture stores) and its normalised floats. */
+export interface PreparedInstance {
+  sample: Uint8Array;
+  input: Prepared;
+}
+
 /** Preprocesses every instance for model `m` (decoding runs concurrently in sharp's thread pool). */
-export async function prepareInstances(raw: RawInstance[], m: ModelManifest, maxPixels: number): Promise<Prepared[]> {
+export async function prepareInstances(raw: RawInstance[], m: ModelManifest, maxPixels: number): Promise<PreparedInstance[]> {
   const table = normalisationTable(m.preprocessing);
   const { height, width, channels } = m.input;
   const target = { height, width, channels: channels as 1 | 3, fit: m.preprocessing.resize };
@@ -76,9 +82,9 @@ export async function prepareInstances(raw: RawInstance[], m: ModelManifest, max
           });
         }
       }
-      const out = new Float32Array(sample.length);
-      for (let b = 0; b < sample.length; b++) out[b] = table[sample[b] * channels + (b % channels)];
-      return out;
+      const input = new Float32Array(sample.length);
+      for (let b = 0; b < sample.length; b++) input[b] = table[sample[b] * channels + (b % channels)];
+      return { sample, input };
     }),
   );
 }

@@ -14,6 +14,7 @@ import type { ModelManifest } from '../storage/training-manifests.js';
 import { getModel } from '../training/service.js';
 import { createBatcher, type Batcher } from './batcher.js';
 import { ensemblePredictions, type InstancePrediction } from './ensemble.js';
+import { createCapture } from './capture.js';
 import { prepareInstances, type Prepared, type RawInstance } from './input.js';
 
 export interface PredictorDeps {
@@ -47,6 +48,7 @@ export function createPredictor(deps: PredictorDeps) {
   const aliases = new Map<string, { id: string; until: number }>();
   const counters = { hits: 0, loads: 0, evictions: 0, coldStartMs: [] as number[] };
   let totalBytes = 0;
+  const capture = createCapture(deps);
 
   async function resolveId(tenant: string, idOrAlias: string): Promise<string> {
     if (isResourceId(idOrAlias)) return idOrAlias;
@@ -150,7 +152,7 @@ export function createPredictor(deps: PredictorDeps) {
     async predict(tenant: string, idOrAlias: string, raw: RawInstance[], opts: { topK?: number } = {}): Promise<PredictResult> {
       const { entry, coldStartMs } = await get(tenant, idOrAlias);
       const prepared = await prepareInstances(raw, entry.model, config.MAX_IMAGE_PIXELS);
-      const outputs = await entry.batcher.submit(prepared);
+      const outputs = await entry.batcher.submit(prepared.map((p) => p.input));
       const members = entry.members.map((_, m) => {
         const k = entry.model.classes.length;
         const arr = new Float32Array(outputs.length * k);
@@ -158,6 +160,13 @@ export function createPredictor(deps: PredictorDeps) {
         return arr;
       });
       const predictions = ensemblePredictions(members, outputs.length, entry.model.classes, { topK: opts.topK });
+      const k = entry.model.classes.length;
+      capture.record(
+        tenant,
+        entry.model,
+        prepared.map((p) => p.sample),
+        predictions.map((p) => Float32Array.from(entry.model.classes, (c) => p.probabilities[c]).subarray(0, k)),
+      );
       return { model: entry.model, predictions, coldStartMs };
     },
     /** Cache and batching figures for /metrics. */
@@ -171,9 +180,24 @@ export function createPredictor(deps: PredictorDeps) {
         instances += s.instances;
         rejected += s.rejected;
       }
-      return { ...counters, entries: entries.size, bytes: totalBytes, batches, instances, rejected };
+      const c = capture.stats();
+      return {
+        ...counters,
+        entries: entries.size,
+        bytes: totalBytes,
+        batches,
+        instances,
+        rejected,
+        captured: c.captured,
+        captureDropped: c.dropped,
+        captureFiles: c.flushedFiles,
+        captureBufferedBytes: c.bufferedBytes,
+      };
     },
+    /** Writes buffered capture data now (tests, shutdown). */
+    flushCapture: () => capture.flush(),
     async close() {
+      await capture.close();
       for (const e of entries.values()) {
         await e.batcher.close();
         e.members.forEach((m) => m.dispose());

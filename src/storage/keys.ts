@@ -44,6 +44,10 @@ export const keys = {
   modelManifest: (t: string, id: string) => `${keys.model(t, id)}manifest.json`,
   modelMember: (t: string, id: string, k: number, file: 'model.json' | 'weights.bin') => `${keys.model(t, id)}members/${memberIndex(k)}/${file}`,
   modelAlias: (t: string, alias: string) => `${tenantRoot(t)}aliases/${check(alias, /^[a-z0-9][a-z0-9._-]{0,62}$/, 'alias')}.json`,
+  captures: (t: string, modelId: string, day?: string) =>
+    `${tenantRoot(t)}captures/${check(modelId, ID, 'model id')}/${day ? `${check(day, /^\d{4}-\d{2}-\d{2}$/, 'day')}/` : ''}`,
+  captureFile: (t: string, modelId: string, day: string, name: string) =>
+    `${keys.captures(t, modelId, day)}${check(name, /^[0-9A-Za-z._-]{1,100}$/, 'capture name')}.qcap`,
   /** The dataset id a manifest key belongs to, or null for any other key. */
   datasetIdOfManifest(key: string): string | null {
     const m = /\/datasets\/([^/]+)\/manifest\.json$/.exec(key);

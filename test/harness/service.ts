@@ -21,6 +21,7 @@ export interface TestService {
   app: ReturnType<typeof createApp>;
   /** The environment the service was configured from (what a separate worker process would need). */
   env: Record<string, string>;
+  predictor: ReturnType<typeof createPredictor>;
   config: Config;
   storage: ReturnType<typeof createStorage>;
   /** app.request with tenant A's key unless `key` is given (null sends no key). */
@@ -67,6 +68,7 @@ export async function startTestService(
   return {
     app,
     env,
+    predictor,
     config,
     storage,
     request,

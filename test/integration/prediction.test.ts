@@ -5,6 +5,7 @@ import { decodeImage } from '../../src/data/decode.js';
 import { normalisationTable } from '../../src/models/batches.js';
 import { deserializeModel } from '../../src/models/serialize.js';
 import { keys } from '../../src/storage/keys.js';
+import { decodeCapture } from '../../src/prediction/capture-format.js';
 import { FASHION_CLASSES, fashionSubset, samplePng, subsetIdx } from '../fixtures/fashion.js';
 import { KEY_B, form, startTestService, type TestService } from '../harness/service.js';
 
@@ -125,6 +126,52 @@ describe('ensembled predictions', () => {
     for (let i = 0; i < 1000; i += 50) await Promise.all(pngs.slice(0, 50).map((_, j) => predictPng(pngs[(i + j) % pngs.length])));
     expect(tf.memory().numTensors).toBe(before);
   }, 120_000);
+});
+
+describe('deployment-data capture', () => {
+  it('stores what was served (preprocessed input and ensemble output) under the model and day', async () => {
+    const rows = (i: number) => Array.from({ length: 28 }, (_, y) => Array.from(test.pixels.subarray(i * 784 + y * 28, i * 784 + (y + 1) * 28)));
+    const res = await svc.request(`/v1/models/${secondModelId}/predict`, json({ instances: [{ pixels: rows(10) }, { pixels: rows(11) }] }));
+    const served = ((await res.json()) as any).predictions;
+    await svc.predictor.flushCapture();
+    const day = new Date().toISOString().slice(0, 10);
+    const files = (await svc.storage.list(keys.captures('tenant-a', secondModelId, day))).keys;
+    expect(files.length).toBeGreaterThan(0);
+    const batches = await Promise.all(files.map(async (f) => decodeCapture((await svc.storage.getBytes(f.key))!)));
+    const found = [10, 11].map((i, j) => {
+      const want = Buffer.from(test.pixels.subarray(i * 784, (i + 1) * 784));
+      for (const b of batches) {
+        for (let s = 0; s < b.times.length; s++) {
+          if (Buffer.from(b.samples.subarray(s * 784, (s + 1) * 784)).equals(want)) {
+            FASHION_CLASSES.forEach((c, k) => expect(b.probabilities[s * 10 + k]).toBeCloseTo(served[j].probabilities[c], 6));
+            expect(b.classes).toEqual(FASHION_CLASSES);
+            return true;
+          }
+        }
+      }
+      return false;
+    });
+    expect(found).toEqual([true, true]);
+  });
+
+  it('drops and counts samples instead of waiting when its buffer is full', async () => {
+    const tiny = await startTestService({
+      env: { S3_BUCKET: svc.config.S3_BUCKET, CAPTURE_MAX_BUFFER_BYTES: '1024', CAPTURE_FLUSH_MS: '60000' },
+      worker: false,
+      keepBucket: true,
+    });
+    try {
+      for (let i = 0; i < 3; i++) {
+        const r = await tiny.request(`/v1/models/${modelId}/predict`, { method: 'POST', body: pngs[i], headers: { 'content-type': 'image/png' } });
+        expect(r.status).toBe(200);
+      }
+      const metrics = await (await tiny.request('/metrics', { key: null })).text();
+      expect(Number(/quorum_serving\{figure="captured"\} (\d+)/.exec(metrics)![1])).toBe(1);
+      expect(Number(/quorum_serving\{figure="captureDropped"\} (\d+)/.exec(metrics)![1])).toBe(2);
+    } finally {
+      await tiny.close();
+    }
+  });
 });
 
 describe('prediction rejects bad input with a clear 4xx and keeps serving', () => {
