@@ -194,9 +194,8 @@ export async function ingestProgress(deps: Pick<DatasetDeps, 'queues'>, d: Datas
 /** One page of the tenant's datasets, newest first within the page. */
 export async function listDatasets(deps: Pick<DatasetDeps, 'storage'>, tenant: string, opts: { limit: number; cursor?: string }) {
   const page = await deps.storage.list(keys.datasets(tenant), { delimiter: '/', limit: opts.limit, token: opts.cursor });
-  const manifests = await Promise.all(
-    page.prefixes.map((p) => deps.storage.getJson(`${p}manifest.json`, datasetManifestSchema)),
-  );
+  const ids = page.prefixes.map(keys.idOfPrefix).filter((id): id is string => id !== null);
+  const manifests = await Promise.all(ids.map((id) => deps.storage.getJson(keys.datasetManifest(tenant, id), datasetManifestSchema)));
   const items = manifests.filter((m): m is DatasetManifest => m !== null);
   items.sort((a, b) => b.createdAt.localeCompare(a.createdAt));
   return { items, nextCursor: page.nextToken ?? null };

@@ -48,6 +48,11 @@ export const keys = {
     `${tenantRoot(t)}captures/${check(modelId, ID, 'model id')}/${day ? `${check(day, /^\d{4}-\d{2}-\d{2}$/, 'day')}/` : ''}`,
   captureFile: (t: string, modelId: string, day: string, name: string) =>
     `${keys.captures(t, modelId, day)}${check(name, /^[0-9A-Za-z._-]{1,100}$/, 'capture name')}.qcap`,
+  /** The resource id of a listing prefix such as `tenants/t/models/{id}/`, or null when it is not one of ours. */
+  idOfPrefix(prefix: string): string | null {
+    const id = prefix.split('/').at(-2) ?? '';
+    return ID.test(id) ? id : null;
+  },
   /** The dataset id a manifest key belongs to, or null for any other key. */
   datasetIdOfManifest(key: string): string | null {
     const m = /\/datasets\/([^/]+)\/manifest\.json$/.exec(key);

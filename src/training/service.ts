@@ -107,7 +107,8 @@ export async function getModel(deps: Pick<TrainingDeps, 'storage'>, tenant: stri
 /** One page of the tenant's models, newest first within the page. */
 export async function listModels(deps: Pick<TrainingDeps, 'storage'>, tenant: string, opts: { limit: number; cursor?: string }) {
   const page = await deps.storage.list(keys.models(tenant), { delimiter: '/', limit: opts.limit, token: opts.cursor });
-  const items = (await Promise.all(page.prefixes.map((p) => deps.storage.getJson(`${p}manifest.json`, modelManifestSchema)))).filter(
+  const ids = page.prefixes.map(keys.idOfPrefix).filter((id): id is string => id !== null);
+  const items = (await Promise.all(ids.map((id) => deps.storage.getJson(keys.modelManifest(tenant, id), modelManifestSchema)))).filter(
     (m): m is ModelManifest => m !== null,
   );
   items.sort((a, b) => b.createdAt.localeCompare(a.createdAt));

@@ -5,10 +5,10 @@ import { z } from 'zod';
 import type { AuthEnv } from '../auth.js';
 import { problemJson } from '../openapi.js';
 import { trainingJobRequestSchema } from '../../training/request.js';
+import { followTrainingJob } from '../../training/progress.js';
 import { cancelTrainingJob, createTrainingJob, getTrainingJob, type TrainingDeps, type TrainingJobView } from '../../training/service.js';
 
 const idParam = z.object({ id: z.string().min(1).max(64) });
-const TERMINAL = new Set(['succeeded', 'failed', 'cancelled']);
 
 /** The public shape of a training job. */
 export function toTrainingJobView({ run, members, status }: TrainingJobView) {
@@ -102,40 +102,16 @@ export function trainingRoutes(deps: TrainingDeps) {
     responses: { 200: { description: 'text/event-stream' }, 404: problemJson('No such job') },
   });
   app.get('/:id/events', async (c) => {
-    const tenant = c.var.tenant;
     const id = c.req.param('id');
-    let view = await getTrainingJob(deps, tenant, id); // 404 before the stream starts
+    await getTrainingJob(deps, c.var.tenant, id); // a 404 before the stream starts, not inside it
     return streamSSE(c, async (stream) => {
       let closed = false;
       stream.onAbort(() => {
         closed = true;
       });
-      const sent = view.members.map(() => 0);
-      const memberStatus = view.members.map(() => '');
-      let status = '';
       let eventId = 0;
-      // Object storage is the record, so the stream replays history first and then polls for what is new; any
-      // API process can serve any job's stream.
-      while (!closed) {
-        for (const m of view.members) {
-          for (; sent[m.index] < m.history.length; sent[m.index]++) {
-            await stream.writeSSE({ event: 'epoch', id: String(++eventId), data: JSON.stringify({ member: m.index, ...m.history[sent[m.index]] }) });
-          }
-          if (m.status !== memberStatus[m.index]) {
-            memberStatus[m.index] = m.status;
-            await stream.writeSSE({ event: 'member', id: String(++eventId), data: JSON.stringify({ member: m.index, status: m.status, metrics: m.metrics, error: m.error }) });
-          }
-        }
-        if (view.status !== status) {
-          status = view.status;
-          await stream.writeSSE({ event: 'status', id: String(++eventId), data: JSON.stringify({ status, modelId: view.run.modelId, error: view.run.error }) });
-        }
-        if (TERMINAL.has(view.status)) {
-          await stream.writeSSE({ event: 'end', id: String(++eventId), data: JSON.stringify({ status: view.status, modelId: view.run.modelId ?? null }) });
-          break;
-        }
-        await stream.sleep(500);
-        view = await getTrainingJob(deps, tenant, id);
+      for await (const e of followTrainingJob(deps, c.var.tenant, id, { stopped: () => closed })) {
+        await stream.writeSSE({ event: e.event, id: String(++eventId), data: JSON.stringify(e.data) });
       }
     });
   });
