@@ -58,6 +58,7 @@ try {
   console.log(`${'clients'.padStart(8)}${'requests/s'.padStart(12)}${'p50 ms'.padStart(9)}${'p95 ms'.padStart(9)}${'p99 ms'.padStart(9)}${'errors'.padStart(8)}`);
   for (const clients of [1, 16, 64]) {
     const latencies: number[] = [];
+    const parts: Record<string, number> = { preprocess: 0, batch: 0, ensemble: 0, json: 0 };
     let errors = 0;
     const warmUntil = performance.now() + 1000;
     const end = warmUntil + SECONDS * 1000;
@@ -68,21 +69,31 @@ try {
           const res = await predict(n);
           await res.arrayBuffer();
           if (res.status !== 200) errors++;
-          else if (t0 >= warmUntil) latencies.push(performance.now() - t0);
+          else if (t0 >= warmUntil) {
+            latencies.push(performance.now() - t0);
+            for (const m of (res.headers.get('server-timing') ?? '').matchAll(/(\w+);dur=([\d.]+)/g)) parts[m[1]] += Number(m[2]);
+          }
         }
       }),
     );
     latencies.sort((a, b) => a - b);
     const rps = latencies.length / SECONDS;
+    const n = Math.max(1, latencies.length);
+    const mean = latencies.reduce((a, b) => a + b, 0) / n;
+    const server = Object.values(parts).reduce((a, b) => a + b, 0) / n;
     console.log(
       `${String(clients).padStart(8)}${rps.toFixed(0).padStart(12)}${pct(latencies, 50).toFixed(1).padStart(9)}` +
-        `${pct(latencies, 95).toFixed(1).padStart(9)}${pct(latencies, 99).toFixed(1).padStart(9)}${String(errors).padStart(8)}`,
+        `${pct(latencies, 95).toFixed(1).padStart(9)}${pct(latencies, 99).toFixed(1).padStart(9)}${String(errors).padStart(8)}` +
+        `   mean ${mean.toFixed(1)} ms = preprocess ${(parts.preprocess / n).toFixed(1)} + queue&forward ${(parts.batch / n).toFixed(1)}` +
+        ` + ensemble ${(parts.ensemble / n).toFixed(2)} + json ${(parts.json / n).toFixed(2)} + outside the handler ${(mean - server).toFixed(1)}`,
     );
   }
   const after = await (await fetch(`${stack.url}/metrics`)).text();
   const batches = Number(/quorum_serving\{figure="batches"\} (\d+)/.exec(after)?.[1] ?? 0);
   const instances = Number(/quorum_serving\{figure="instances"\} (\d+)/.exec(after)?.[1] ?? 0);
-  console.log(`micro-batching: ${instances} instances in ${batches} forward passes (${(instances / Math.max(1, batches)).toFixed(1)} per pass)`);
+  const forwardMs = Number(/quorum_serving\{figure="forwardMs"\} (\d+)/.exec(after)?.[1] ?? 0);
+  console.log(`micro-batching: ${instances} instances in ${batches} forward passes (${(instances / Math.max(1, batches)).toFixed(1)} per pass), ` +
+    `${(forwardMs / Math.max(1, batches)).toFixed(1)} ms per pass (5 members), ${(forwardMs / Math.max(1, instances)).toFixed(2)} ms of forward per instance`);
 } finally {
   await stack.stop();
 }

@@ -36,6 +36,8 @@ export interface PredictResult {
   predictions: InstancePrediction[];
   /** Milliseconds spent loading the ensemble when this request had to (a cold start), else null. */
   coldStartMs: number | null;
+  /** Where this request's time went, in milliseconds (sent as a Server-Timing header). */
+  timings: { preprocess: number; batch: number; ensemble: number };
 }
 
 export type Predictor = ReturnType<typeof createPredictor>;
@@ -46,7 +48,7 @@ export function createPredictor(deps: PredictorDeps) {
   const entries = new Map<string, Entry>(); // Map order is recency order: a hit moves the entry to the end.
   const loading = new Map<string, Promise<{ entry: Entry; ms: number }>>();
   const aliases = new Map<string, { id: string; until: number }>();
-  const counters = { hits: 0, loads: 0, evictions: 0, coldStartMs: [] as number[] };
+  const counters = { hits: 0, loads: 0, evictions: 0, coldStartMs: [] as number[], forwardMs: 0, forwardPasses: 0 };
   let totalBytes = 0;
   const capture = createCapture(deps);
 
@@ -63,6 +65,7 @@ export function createPredictor(deps: PredictorDeps) {
     const { height, width, channels } = entry.model.input;
     const sample = height * width * channels;
     return async (batch: Prepared[]): Promise<Float32Array[][]> => {
+      const started = performance.now();
       const x = new Float32Array(batch.length * sample);
       batch.forEach((p, i) => x.set(p, i * sample));
       const outputs = tf.tidy(() => {
@@ -71,6 +74,8 @@ export function createPredictor(deps: PredictorDeps) {
       });
       const data = await Promise.all(outputs.map((o) => o.data() as Promise<Float32Array>));
       tf.dispose(outputs);
+      counters.forwardMs += performance.now() - started;
+      counters.forwardPasses++;
       const k = entry.model.classes.length;
       return batch.map((_, i) => data.map((d) => d.slice(i * k, (i + 1) * k)));
     };
@@ -151,8 +156,11 @@ export function createPredictor(deps: PredictorDeps) {
     /** Predicts every instance with the ensemble named by id or alias. */
     async predict(tenant: string, idOrAlias: string, raw: RawInstance[], opts: { topK?: number } = {}): Promise<PredictResult> {
       const { entry, coldStartMs } = await get(tenant, idOrAlias);
+      const t0 = performance.now();
       const prepared = await prepareInstances(raw, entry.model, config.MAX_IMAGE_PIXELS);
+      const t1 = performance.now();
       const outputs = await entry.batcher.submit(prepared.map((p) => p.input));
+      const t2 = performance.now();
       const members = entry.members.map((_, m) => {
         const k = entry.model.classes.length;
         const arr = new Float32Array(outputs.length * k);
@@ -167,7 +175,8 @@ export function createPredictor(deps: PredictorDeps) {
         prepared.map((p) => p.sample),
         predictions.map((p) => Float32Array.from(entry.model.classes, (c) => p.probabilities[c]).subarray(0, k)),
       );
-      return { model: entry.model, predictions, coldStartMs };
+      const timings = { preprocess: t1 - t0, batch: t2 - t1, ensemble: performance.now() - t2 };
+      return { model: entry.model, predictions, coldStartMs, timings };
     },
     /** Cache and batching figures for /metrics. */
     stats() {
@@ -182,7 +191,12 @@ export function createPredictor(deps: PredictorDeps) {
       }
       const c = capture.stats();
       return {
-        ...counters,
+        hits: counters.hits,
+        loads: counters.loads,
+        evictions: counters.evictions,
+        forwardMs: Math.round(counters.forwardMs),
+        forwardPasses: counters.forwardPasses,
+        coldStartMs: counters.coldStartMs,
         entries: entries.size,
         bytes: totalBytes,
         batches,

@@ -54,6 +54,7 @@ describe('ensembled predictions', () => {
   it("return the mean of the members' softmax outputs computed directly, with uncertainty", async () => {
     const res = await predictPng(pngs[0]);
     expect(res.status).toBe(200);
+    expect(res.headers.get('server-timing')).toMatch(/^preprocess;dur=[\d.]+, batch;dur=[\d.]+, ensemble;dur=[\d.]+, json;dur=[\d.]+$/);
     const body = (await res.json()) as any;
     expect(body.modelId).toBe(modelId);
     const p = body.predictions[0];

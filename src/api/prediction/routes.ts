@@ -86,7 +86,15 @@ export function predictionRoutes(deps: { config: Config; predictor: Predictor })
       }
       const result = await predictor.predict(c.var.tenant, c.req.param('id'), raw, { topK });
       if (result.coldStartMs !== null) c.header('x-quorum-cold-start-ms', result.coldStartMs.toFixed(0));
-      return c.json({ modelId: result.model.id, predictions: result.predictions });
+      const t = result.timings;
+      const json0 = performance.now();
+      const body = JSON.stringify({ modelId: result.model.id, predictions: result.predictions });
+      // Server-Timing (W3C): where this request's time went, readable in browser dev tools and by the benchmark.
+      c.header(
+        'server-timing',
+        `preprocess;dur=${t.preprocess.toFixed(2)}, batch;dur=${t.batch.toFixed(2)}, ensemble;dur=${t.ensemble.toFixed(2)}, json;dur=${(performance.now() - json0).toFixed(2)}`,
+      );
+      return c.body(body, 200, { 'content-type': 'application/json' });
     },
   );
   return app;
