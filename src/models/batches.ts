@@ -32,6 +32,11 @@ export function normalisationTable(norm: Normalisation): Float32Array {
   return table;
 }
 
+/** Normalises one HWC uint8 sample into `out` at `offset` (the one place bytes become model inputs). */
+export function normaliseInto(sample: Uint8Array, channels: number, table: Float32Array, out: Float32Array, offset = 0): void {
+  for (let b = 0; b < sample.length; b++) out[offset + b] = table[sample[b] * channels + (b % channels)];
+}
+
 /** Normalised images [n, H, W, C] for the given sample indices. */
 export function imageBatch(split: SplitData, indices: ArrayLike<number>, shape: SampleShape, table: Float32Array): tf.Tensor4D {
   const { height, width, channels } = shape;
@@ -39,8 +44,7 @@ export function imageBatch(split: SplitData, indices: ArrayLike<number>, shape: 
   const out = new Float32Array(indices.length * sampleBytes);
   for (let j = 0; j < indices.length; j++) {
     const src = indices[j] * sampleBytes;
-    const dst = j * sampleBytes;
-    for (let b = 0; b < sampleBytes; b++) out[dst + b] = table[split.pixels[src + b] * channels + (b % channels)];
+    normaliseInto(split.pixels.subarray(src, src + sampleBytes), channels, table, out, j * sampleBytes);
   }
   return tf.tensor4d(out, [indices.length, height, width, channels]);
 }

@@ -7,7 +7,7 @@
 import { z } from 'zod';
 import { decodeImage } from '../data/decode.js';
 import { BadRequest } from '../errors.js';
-import { normalisationTable } from '../models/batches.js';
+import { normalisationTable, normaliseInto } from '../models/batches.js';
 import type { ModelManifest } from '../storage/training-manifests.js';
 
 const pixelValue = z.number().finite().min(0).max(255);
@@ -83,7 +83,7 @@ export async function prepareInstances(raw: RawInstance[], m: ModelManifest, max
         }
       }
       const input = new Float32Array(sample.length);
-      for (let b = 0; b < sample.length; b++) input[b] = table[sample[b] * channels + (b % channels)];
+      normaliseInto(sample, channels, table, input);
       return { sample, input };
     }),
   );

@@ -6,6 +6,7 @@ import type { SplitName } from '../data/split.js';
 
 const ID = /^[a-z]{2,4}_[0-9a-z]{10,40}$/;
 const TENANT = /^[a-z0-9][a-z0-9-]{0,62}$/;
+const ALIAS = /^[a-z0-9][a-z0-9._-]{0,62}$/;
 
 function check(value: string, re: RegExp, what: string): string {
   if (!re.test(value)) throw new Error(`invalid ${what} for a storage key: ${JSON.stringify(value)}`);
@@ -43,7 +44,7 @@ export const keys = {
   model: (t: string, id: string) => `${tenantRoot(t)}models/${check(id, ID, 'model id')}/`,
   modelManifest: (t: string, id: string) => `${keys.model(t, id)}manifest.json`,
   modelMember: (t: string, id: string, k: number, file: 'model.json' | 'weights.bin') => `${keys.model(t, id)}members/${memberIndex(k)}/${file}`,
-  modelAlias: (t: string, alias: string) => `${tenantRoot(t)}aliases/${check(alias, /^[a-z0-9][a-z0-9._-]{0,62}$/, 'alias')}.json`,
+  modelAlias: (t: string, alias: string) => `${tenantRoot(t)}aliases/${check(alias, ALIAS, 'alias')}.json`,
   captures: (t: string, modelId: string, day?: string) =>
     `${tenantRoot(t)}captures/${check(modelId, ID, 'model id')}/${day ? `${check(day, /^\d{4}-\d{2}-\d{2}$/, 'day')}/` : ''}`,
   captureFile: (t: string, modelId: string, day: string, name: string) =>
@@ -53,12 +54,10 @@ export const keys = {
     const id = prefix.split('/').at(-2) ?? '';
     return ID.test(id) ? id : null;
   },
-  /** The dataset id a manifest key belongs to, or null for any other key. */
-  datasetIdOfManifest(key: string): string | null {
-    const m = /\/datasets\/([^/]+)\/manifest\.json$/.exec(key);
-    return m ? m[1] : null;
-  },
 };
 
 /** True for ids the service issues; routes check this before building keys from user input. */
 export const isResourceId = (id: string) => ID.test(id);
+
+/** True for names usable as model aliases (and never mistaken for an id). */
+export const isAlias = (name: string) => ALIAS.test(name) && !ID.test(name);

@@ -97,6 +97,9 @@ export const modelManifestSchema = z.object({
   aliases: z.array(z.string()).default([]),
 });
 
+/** An alias record: `aliases/{alias}.json` names the model it points at. */
+export const aliasSchema = z.object({ modelId: z.string() });
+
 export type RunConfig = z.infer<typeof runConfigSchema>;
 export type RunManifest = z.infer<typeof runManifestSchema>;
 export type MemberRecord = z.infer<typeof memberRecordSchema>;

@@ -20,7 +20,11 @@ import {
 
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
 /** Sample standard deviation (n − 1): members are a sample of the seeds one could have drawn. */
-const std = (xs: number[]) => (xs.length < 2 ? 0 : Math.sqrt(xs.reduce((a, x) => a + (x - mean(xs)) ** 2, 0) / (xs.length - 1)));
+const std = (xs: number[]) => {
+  if (xs.length < 2) return 0;
+  const m = mean(xs);
+  return Math.sqrt(xs.reduce((a, x) => a + (x - m) ** 2, 0) / (xs.length - 1));
+};
 
 /** Updates the run record (the only writers are the API and this module). */
 export async function updateRun(storage: Storage, run: RunManifest, patch: Partial<RunManifest>): Promise<RunManifest> {

@@ -3,8 +3,9 @@ import { getDataset, type DatasetDeps } from '../datasets/service.js';
 import { Conflict, NotFound, Unprocessable } from '../errors.js';
 import { newId } from '../ids.js';
 import { checkArchitecture } from '../models/architecture.js';
-import { isResourceId, keys } from '../storage/keys.js';
+import { isAlias, isResourceId, keys } from '../storage/keys.js';
 import {
+  aliasSchema,
   memberRecordSchema,
   modelManifestSchema,
   runManifestSchema,
@@ -12,7 +13,6 @@ import {
   type ModelManifest,
   type RunManifest,
 } from '../storage/training-manifests.js';
-import { z } from 'zod';
 import { resolveRunConfig, trainingJobRequestSchema } from './request.js';
 import { updateRun } from './finish.js';
 
@@ -95,8 +95,8 @@ export async function cancelTrainingJob(deps: TrainingDeps, tenant: string, id: 
 /** A registered model. */
 export async function getModel(deps: Pick<TrainingDeps, 'storage'>, tenant: string, idOrAlias: string): Promise<ModelManifest> {
   let id = idOrAlias;
-  if (!isResourceId(idOrAlias) && /^[a-z0-9][a-z0-9._-]{0,62}$/.test(idOrAlias)) {
-    const alias = await deps.storage.getJson(keys.modelAlias(tenant, idOrAlias), z.object({ modelId: z.string() }));
+  if (isAlias(idOrAlias)) {
+    const alias = await deps.storage.getJson(keys.modelAlias(tenant, idOrAlias), aliasSchema);
     if (alias) id = alias.modelId;
   }
   const model = isResourceId(id) ? await deps.storage.getJson(keys.modelManifest(tenant, id), modelManifestSchema) : null;
@@ -117,12 +117,12 @@ export async function listModels(deps: Pick<TrainingDeps, 'storage'>, tenant: st
 
 /** Points `alias` at a model (moving it from the model that had it). */
 export async function setAlias(deps: Pick<TrainingDeps, 'storage'>, tenant: string, id: string, alias: string): Promise<ModelManifest> {
-  if (isResourceId(alias) || !/^[a-z0-9][a-z0-9._-]{0,62}$/.test(alias)) {
+  if (!isAlias(alias)) {
     throw new Unprocessable('An alias is 1–63 lowercase letters, digits, ".", "_" or "-", and must not look like an id.', { field: 'alias' });
   }
   const model = await getModel(deps, tenant, id);
   if (model.id !== id) throw new NotFound(`No model "${id}".`, { field: 'id' });
-  const previous = await deps.storage.getJson(keys.modelAlias(tenant, alias), z.object({ modelId: z.string() }));
+  const previous = await deps.storage.getJson(keys.modelAlias(tenant, alias), aliasSchema);
   if (previous && previous.modelId !== id) {
     const old = await deps.storage.getJson(keys.modelManifest(tenant, previous.modelId), modelManifestSchema);
     if (old) await deps.storage.putJson(keys.modelManifest(tenant, old.id), { ...old, aliases: old.aliases.filter((a) => a !== alias) });

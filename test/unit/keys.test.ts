@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { newId } from '../../src/ids.js';
-import { isResourceId, keys } from '../../src/storage/keys.js';
+import { isAlias, isResourceId, keys } from '../../src/storage/keys.js';
 
 const TENANT = 'acme-2';
 const ID = newId('ds');
@@ -38,10 +38,18 @@ describe('storage keys', () => {
     expect(() => keys.datasetUpload(TENANT, ID, name)).toThrow(/invalid upload name/);
   });
 
-  it('finds the dataset id in a manifest key and nothing in other keys', () => {
-    expect(keys.datasetIdOfManifest(keys.datasetManifest(TENANT, ID))).toBe(ID);
-    expect(keys.datasetIdOfManifest(keys.datasetFiles(TENANT, ID))).toBeNull();
-    expect(keys.datasetIdOfManifest(keys.datasetShard(TENANT, ID, 'train', 0))).toBeNull();
+  it('finds the resource id in a listing prefix and nothing in other prefixes', () => {
+    expect(keys.idOfPrefix(keys.dataset(TENANT, ID))).toBe(ID);
+    expect(keys.idOfPrefix(keys.datasets(TENANT))).toBeNull();
+    expect(keys.idOfPrefix(`${keys.datasets(TENANT)}not-an-id/`)).toBeNull();
+  });
+
+  it('accepts aliases that cannot be mistaken for ids', () => {
+    expect(isAlias('production')).toBe(true);
+    expect(isAlias('canary-2.v1')).toBe(true);
+    expect(isAlias(ID)).toBe(false);
+    expect(isAlias('Production')).toBe(false);
+    expect(isAlias('../x')).toBe(false);
   });
 });
 
