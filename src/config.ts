@@ -67,6 +67,11 @@ export const configSchema = z.object({
   PREDICT_MAX_QUEUED: int(2048, 1),
   PREDICT_MAX_INSTANCES: int(64, 1),
   PREDICT_MAX_BODY_BYTES: int(16 * MiB, 1024),
+  /**
+   * Inference threads for forward passes, so the event loop keeps decoding and answering HTTP. `auto`: one per core
+   * on wasm and cpu; 0 (inline) on the native tensorflow backend, which has its own thread pool.
+   */
+  PREDICT_THREADS: z.union([z.literal('auto'), z.coerce.number().int().min(0).max(64)]).default('auto'),
   MODEL_CACHE_MAX_BYTES: int(512 * MiB, 1),
   /** How long an alias → model resolution is reused; alias changes take effect within this time, no restart. */
   ALIAS_CACHE_MS: int(2000, 0),

@@ -27,6 +27,7 @@ export async function start(config: Config) {
     const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: 3, enableOfflineQueue: true });
     const queues = createQueues({ connection: redis, prefix: config.QUEUE_PREFIX });
     const predictor = createPredictor({ config, storage, logger });
+    await predictor.start();
     const app = createApp({ config, storage, queues, redis, logger, backend, predictor });
     const server = serve({ fetch: app.fetch, port: config.PORT, hostname: config.HOST }, (info) =>
       logger.info({ port: info.port, role: config.QUORUM_ROLE }, 'api listening'),

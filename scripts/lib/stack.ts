@@ -14,6 +14,8 @@ export interface Stack {
   env: Record<string, string>;
   /** Peak resident memory of the service process in bytes, sampled from /proc every 200 ms (Linux). */
   peakRss(): number;
+  /** The service's process id (for /proc figures: CPU time, resident memory). */
+  pid: number;
   stop(): Promise<void>;
 }
 
@@ -63,5 +65,5 @@ export async function startStack(opts: { env?: Record<string, string>; log?: boo
     }
     await new Promise((r) => setTimeout(r, 200));
   }
-  return { url, apiKey, env, peakRss: () => peak, stop };
+  return { url, apiKey, env, peakRss: () => peak, pid: proc.pid!, stop };
 }

@@ -3,6 +3,7 @@
  * bytes: EXIF orientation applied, alpha composited on black, resized with the chosen fit, converted to grey or sRGB.
  */
 import sharp, { type Sharp } from 'sharp';
+import { decodeSimplePng } from './png-fast.js';
 
 export interface ImageMeta {
   width: number;
@@ -38,8 +39,17 @@ export async function probeImage(input: string | Buffer, maxPixels: number): Pro
   };
 }
 
-/** Decodes and resizes one encoded image (file path or bytes), fully decoding it so corrupt data fails here. */
+/**
+ * Decodes and resizes one encoded image (file path or bytes), fully decoding it so corrupt data fails here. Simple
+ * PNGs already at the target size skip sharp (see png-fast.ts); the result is the same bytes either way.
+ */
 export async function decodeImage(input: string | Buffer, target: Target, maxPixels: number): Promise<Buffer> {
+  if (Buffer.isBuffer(input)) {
+    const png = decodeSimplePng(input, maxPixels);
+    if (png && png.width === target.width && png.height === target.height) {
+      return png.channels === target.channels ? png.data : toChannels(png.data, png.channels, target.channels);
+    }
+  }
   return finish(sharp(input, { limitInputPixels: maxPixels, failOn: 'error' }).autoOrient(), target);
 }
 

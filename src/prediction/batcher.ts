@@ -16,8 +16,10 @@ export interface BatcherOptions {
   maxBatchSize: number;
   /** How long the first queued instance may wait for others while the runner is idle; 0 runs at once. */
   maxWaitMicros: number;
-  /** Most instances waiting for a pass (the one running is not counted); beyond it submit() rejects with Overloaded. */
+  /** Most instances waiting for a pass (those running are not counted); beyond it submit() rejects with Overloaded. */
   maxQueuedInstances: number;
+  /** Passes that may run at once (one per inference thread); 1 by default. */
+  maxConcurrentPasses?: number;
 }
 
 export interface BatcherStats {
@@ -68,9 +70,10 @@ const DURATION_SMOOTHING = 0.2;
 export function createBatcher<I, O>(run: (batch: I[]) => Promise<O[]>, opts: BatcherOptions): Batcher<I, O> {
   checkOptions(opts);
   const { maxBatchSize, maxWaitMicros, maxQueuedInstances } = opts;
+  const maxConcurrentPasses = opts.maxConcurrentPasses ?? 1;
   const queue: Pending<I, O>[] = [];
   const counters: BatcherStats = { queuedInstances: 0, batches: 0, instances: 0, rejected: 0, maxBatchSeen: 0 };
-  let running = false;
+  let running = 0;
   let closed = false;
   let timer: NodeJS.Timeout | undefined;
   let averagePassMs: number | undefined;
@@ -78,13 +81,13 @@ export function createBatcher<I, O>(run: (batch: I[]) => Promise<O[]>, opts: Bat
   let onDrained: (() => void) | undefined;
 
   function retryAfterSeconds(): number {
-    const passes = Math.ceil(counters.queuedInstances / maxBatchSize) + (running ? 1 : 0);
-    return Math.max(1, Math.ceil((passes * (averagePassMs ?? 0)) / 1000));
+    const passes = Math.ceil(counters.queuedInstances / maxBatchSize) + running;
+    return Math.max(1, Math.ceil((passes * (averagePassMs ?? 0)) / maxConcurrentPasses / 1000));
   }
 
-  /** Starts a pass now if the runner is free, or arms the wait timer when a pass should wait for company. */
+  /** Starts a pass now if a runner is free, or arms the wait timer when a pass should wait for company. */
   function schedule(): void {
-    if (running || queue.length === 0) return;
+    if (running >= maxConcurrentPasses || queue.length === 0) return;
     if (closed || maxWaitMicros === 0 || counters.queuedInstances >= maxBatchSize) return startPass();
     // setTimeout has millisecond resolution; a shorter wait rounds up to 1 ms.
     timer ??= setTimeout(startPass, Math.ceil(maxWaitMicros / 1000));
@@ -94,18 +97,21 @@ export function createBatcher<I, O>(run: (batch: I[]) => Promise<O[]>, opts: Bat
     clearTimeout(timer);
     timer = undefined;
     const parts = takeBatch();
+    if (parts.length === 0) return;
     const size = parts.reduce((sum, p) => sum + p.count, 0);
     counters.queuedInstances -= size;
     counters.batches += 1;
     counters.instances += size;
     counters.maxBatchSeen = Math.max(counters.maxBatchSeen, size);
-    running = true;
+    running += 1;
     void runPass(parts, size).finally(() => {
-      running = false;
-      // The next pass is formed at once from whatever queued meanwhile: the timer only applies to an idle runner.
+      running -= 1;
+      // The next pass is formed at once from whatever queued meanwhile: the timer only applies to idle runners.
       if (queue.length > 0) return startPass();
-      onDrained?.();
+      if (running === 0) onDrained?.();
     });
+    // Another free runner takes the rest of the queue at once rather than waiting for this pass.
+    if (queue.length > 0 && running < maxConcurrentPasses) startPass();
   }
 
   /** Takes whole requests from the head of the queue, or the next maxBatchSize slice of an oversized head. */
@@ -194,7 +200,7 @@ export function createBatcher<I, O>(run: (batch: I[]) => Promise<O[]>, opts: Bat
       closed = true;
       drained ??= new Promise<void>((resolve) => {
         onDrained = resolve;
-        if (!running && queue.length === 0) resolve();
+        if (running === 0 && queue.length === 0) resolve();
       });
       // Queued work runs now rather than waiting out maxWaitMicros.
       schedule();
@@ -209,7 +215,10 @@ function dispatch<I, O>(request: Pending<I, O>, count: number): Part<I, O> {
   return part;
 }
 
-function checkOptions({ maxBatchSize, maxWaitMicros, maxQueuedInstances }: BatcherOptions): void {
+function checkOptions({ maxBatchSize, maxWaitMicros, maxQueuedInstances, maxConcurrentPasses = 1 }: BatcherOptions): void {
+  if (!Number.isInteger(maxConcurrentPasses) || maxConcurrentPasses < 1) {
+    throw new RangeError(`maxConcurrentPasses must be a positive integer, got ${maxConcurrentPasses}.`);
+  }
   if (!Number.isInteger(maxBatchSize) || maxBatchSize < 1) {
     throw new RangeError(`maxBatchSize must be a positive integer, got ${maxBatchSize}.`);
   }

@@ -3,8 +3,8 @@
  * by weight bytes), aliases resolved with a short TTL so re-pointing one takes effect without a restart, and one
  * micro-batcher per loaded ensemble so concurrent requests share forward passes.
  */
+import { availableParallelism } from 'node:os';
 import * as tf from '@tensorflow/tfjs-core';
-import type * as tfl from '@tensorflow/tfjs-layers';
 import type { Config } from '../config.js';
 import type { Logger } from '../logger.js';
 import { deserializeModel } from '../models/serialize.js';
@@ -15,6 +15,8 @@ import { getModel } from '../training/service.js';
 import { createBatcher, type Batcher } from './batcher.js';
 import { ensemblePredictions, type InstancePrediction } from './ensemble.js';
 import { createCapture } from './capture.js';
+import { createInferencePool, type InferencePool } from './inference-pool.js';
+import { planBytes, planFromLayers } from './plan.js';
 import { prepareInstances, type Prepared, type RawInstance } from './input.js';
 
 export interface PredictorDeps {
@@ -26,7 +28,7 @@ export interface PredictorDeps {
 interface Entry {
   key: string;
   model: ModelManifest;
-  members: tfl.LayersModel[];
+  /** Weight bytes of one copy of the ensemble (each inference thread holds one). */
   bytes: number;
   batcher: Batcher<Prepared, Float32Array[]>;
 }
@@ -51,6 +53,27 @@ export function createPredictor(deps: PredictorDeps) {
   const counters = { hits: 0, loads: 0, evictions: 0, coldStartMs: [] as number[], forwardMs: 0, forwardPasses: 0 };
   let totalBytes = 0;
   const capture = createCapture(deps);
+  let pool: Promise<InferencePool> | undefined;
+  let running: InferencePool | undefined;
+
+  /** The inference threads, started on first use (or by start()). */
+  function inference(): Promise<InferencePool> {
+    if (!pool) {
+      const backend = tf.getBackend();
+      const threads =
+        config.PREDICT_THREADS !== 'auto' ? config.PREDICT_THREADS : backend === 'tensorflow' ? 0 : Math.min(availableParallelism(), 8);
+      pool = createInferencePool({
+        threads,
+        backend: backend === 'tensorflow' || backend === 'wasm' || backend === 'cpu' ? backend : 'auto',
+        onThreadExit: (info) => logger.error(info, 'inference thread exited; a new one replaces it'),
+      });
+      pool.then(
+        (p) => (running = p),
+        () => (pool = undefined), // a failed start is retried by the next request
+      );
+    }
+    return pool;
+  }
 
   async function resolveId(tenant: string, idOrAlias: string): Promise<string> {
     if (isResourceId(idOrAlias)) return idOrAlias;
@@ -61,53 +84,56 @@ export function createPredictor(deps: PredictorDeps) {
     return model.id;
   }
 
-  function forward(entry: Omit<Entry, 'batcher'>) {
-    const { height, width, channels } = entry.model.input;
+  /** One forward pass in an inference thread; per instance, one row of class probabilities per member. */
+  function forward(threads: InferencePool, key: string, model: ModelManifest) {
+    const { height, width, channels } = model.input;
     const sample = height * width * channels;
+    const k = model.classes.length;
+    const m = model.members.length;
     return async (batch: Prepared[]): Promise<Float32Array[][]> => {
-      const started = performance.now();
-      const x = new Float32Array(batch.length * sample);
+      const n = batch.length;
+      const x = new Float32Array(n * sample);
       batch.forEach((p, i) => x.set(p, i * sample));
-      const outputs = tf.tidy(() => {
-        const input = tf.tensor4d(x, [batch.length, height, width, channels]);
-        return entry.members.map((m) => m.predict(input) as tf.Tensor);
-      });
-      const data = await Promise.all(outputs.map((o) => o.data() as Promise<Float32Array>));
-      tf.dispose(outputs);
-      counters.forwardMs += performance.now() - started;
+      const { out, ms } = await threads.run(key, x, n);
+      counters.forwardMs += ms;
       counters.forwardPasses++;
-      const k = entry.model.classes.length;
-      return batch.map((_, i) => data.map((d) => d.slice(i * k, (i + 1) * k)));
+      return batch.map((_, i) => Array.from({ length: m }, (_, j) => out.subarray((j * n + i) * k, (j * n + i + 1) * k)));
     };
   }
 
   async function load(tenant: string, id: string): Promise<{ entry: Entry; ms: number }> {
     const started = performance.now();
     const model = await getModel({ storage }, tenant, id);
-    let bytes = 0;
-    const members = await Promise.all(
+    const threads = await inference();
+    const plans = await Promise.all(
       model.members.map(async (m) => {
         const [json, weights] = await Promise.all([
           storage.getBytes(keys.modelMember(tenant, id, m.index, 'model.json')),
           storage.getBytes(keys.modelMember(tenant, id, m.index, 'weights.bin')),
         ]);
         if (!json || !weights) throw new Error(`model ${id} member ${m.index} is missing from storage`);
-        bytes += weights.length;
-        return deserializeModel({ modelJson: JSON.parse(json.toString('utf8')), weights });
+        const layers = await deserializeModel({ modelJson: JSON.parse(json.toString('utf8')), weights });
+        try {
+          return planFromLayers(layers);
+        } finally {
+          layers.dispose();
+        }
       }),
     );
-    const base = { key: `${tenant}/${id}`, model, members, bytes };
+    const key = `${tenant}/${id}`;
+    // Every thread uploads the weights and runs one blank pass, so the first real request pays no warm-up.
+    await threads.load(key, plans);
     const entry: Entry = {
-      ...base,
-      batcher: createBatcher(forward(base), {
+      key,
+      model,
+      bytes: plans.reduce((sum, p) => sum + planBytes(p), 0),
+      batcher: createBatcher(forward(threads, key, model), {
         maxBatchSize: config.PREDICT_MAX_BATCH,
         maxWaitMicros: config.PREDICT_MAX_WAIT_MICROS,
         maxQueuedInstances: config.PREDICT_MAX_QUEUED,
+        maxConcurrentPasses: Math.max(1, threads.threads),
       }),
     };
-    // One pass on a blank input compiles the kernels, so the first real request pays no warm-up.
-    const { height, width, channels } = model.input;
-    await forward(base)([new Float32Array(height * width * channels)]);
     return { entry, ms: performance.now() - started };
   }
 
@@ -119,7 +145,7 @@ export function createPredictor(deps: PredictorDeps) {
       totalBytes -= e.bytes;
       counters.evictions++;
       await e.batcher.close();
-      e.members.forEach((m) => m.dispose());
+      await (await inference()).unload(key);
       logger.info({ model: key, bytes: e.bytes }, 'model evicted from the cache');
     }
   }
@@ -146,13 +172,17 @@ export function createPredictor(deps: PredictorDeps) {
       counters.coldStartMs.push(ms);
       entries.set(key, entry);
       totalBytes += entry.bytes;
-      logger.info({ model: key, members: entry.members.length, bytes: entry.bytes, ms: Math.round(ms) }, 'model loaded');
+      logger.info({ model: key, members: entry.model.members.length, bytes: entry.bytes, ms: Math.round(ms) }, 'model loaded');
       await evict();
     }
     return { entry, coldStartMs: mine ? ms : null };
   }
 
   return {
+    /** Starts the inference threads now rather than on the first request (the API calls this at start-up). */
+    async start(): Promise<void> {
+      await inference();
+    },
     /** Predicts every instance with the ensemble named by id or alias. */
     async predict(tenant: string, idOrAlias: string, raw: RawInstance[], opts: { topK?: number } = {}): Promise<PredictResult> {
       const { entry, coldStartMs } = await get(tenant, idOrAlias);
@@ -161,7 +191,7 @@ export function createPredictor(deps: PredictorDeps) {
       const t1 = performance.now();
       const outputs = await entry.batcher.submit(prepared.map((p) => p.input));
       const t2 = performance.now();
-      const members = entry.members.map((_, m) => {
+      const members = entry.model.members.map((_, m) => {
         const k = entry.model.classes.length;
         const arr = new Float32Array(outputs.length * k);
         outputs.forEach((perMember, i) => arr.set(perMember[m], i * k));
@@ -197,6 +227,9 @@ export function createPredictor(deps: PredictorDeps) {
         forwardMs: Math.round(counters.forwardMs),
         forwardPasses: counters.forwardPasses,
         coldStartMs: counters.coldStartMs,
+        inferenceThreads: running?.threads ?? 0,
+        inferenceThreadRestarts: running?.stats().restarts ?? 0,
+        threads: running?.stats() ?? null,
         entries: entries.size,
         bytes: totalBytes,
         batches,
@@ -212,12 +245,13 @@ export function createPredictor(deps: PredictorDeps) {
     flushCapture: () => capture.flush(),
     async close() {
       await capture.close();
-      for (const e of entries.values()) {
-        await e.batcher.close();
-        e.members.forEach((m) => m.dispose());
-      }
+      for (const e of entries.values()) await e.batcher.close();
       entries.clear();
       totalBytes = 0;
+      const threads = await pool?.catch(() => undefined);
+      pool = undefined;
+      running = undefined;
+      await threads?.close();
     },
   };
 }

@@ -121,11 +121,15 @@ describe('ensembled predictions', () => {
     expect((await svc.request(`/v1/models/production/predict`, { method: 'POST', body: pngs[0], headers: { 'content-type': 'image/png' }, key: KEY_B })).status).toBe(404);
   });
 
-  it('do not grow the tensor count across a thousand predictions', async () => {
-    await predictPng(pngs[3]);
-    const before = tf.memory().numTensors;
+  it('do not grow the tensor count, in the API thread or any inference thread, across a thousand predictions', async () => {
+    // Two rounds of many concurrent requests so every inference thread has answered at least once.
+    for (let r = 0; r < 2; r++) await Promise.all(pngs.slice(0, 20).map((p) => predictPng(p)));
+    const before = { api: tf.memory().numTensors, threads: svc.predictor.stats().threads!.tensors };
+    expect(before.threads).toHaveLength(svc.predictor.stats().threads!.threads);
+    expect(before.threads.every((t) => t > 0)).toBe(true); // each thread holds the ensembles' weights
     for (let i = 0; i < 1000; i += 50) await Promise.all(pngs.slice(0, 50).map((_, j) => predictPng(pngs[(i + j) % pngs.length])));
-    expect(tf.memory().numTensors).toBe(before);
+    expect(tf.memory().numTensors).toBe(before.api);
+    expect(svc.predictor.stats().threads!.tensors).toEqual(before.threads);
   }, 120_000);
 });
 
@@ -157,7 +161,8 @@ describe('deployment-data capture', () => {
 
   it('drops and counts samples instead of waiting when its buffer is full', async () => {
     const tiny = await startTestService({
-      env: { S3_BUCKET: svc.config.S3_BUCKET, CAPTURE_MAX_BUFFER_BYTES: '1024', CAPTURE_FLUSH_MS: '60000' },
+      // Inline forward passes (no inference threads), the native-backend configuration, served end to end.
+      env: { S3_BUCKET: svc.config.S3_BUCKET, CAPTURE_MAX_BUFFER_BYTES: '1024', CAPTURE_FLUSH_MS: '60000', PREDICT_THREADS: '0' },
       worker: false,
       keepBucket: true,
     });
@@ -169,6 +174,7 @@ describe('deployment-data capture', () => {
       const metrics = await (await tiny.request('/metrics', { key: null })).text();
       expect(Number(/quorum_serving\{figure="captured"\} (\d+)/.exec(metrics)![1])).toBe(1);
       expect(Number(/quorum_serving\{figure="captureDropped"\} (\d+)/.exec(metrics)![1])).toBe(2);
+      expect(metrics).toContain('quorum_serving{figure="inferenceThreads"} 0');
     } finally {
       await tiny.close();
     }

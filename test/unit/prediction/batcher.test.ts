@@ -287,5 +287,53 @@ describe('micro-batcher: options', () => {
     expect(() => createBatcher(run, options({ maxBatchSize: 0 }))).toThrow(RangeError);
     expect(() => createBatcher(run, options({ maxQueuedInstances: 0.5 }))).toThrow(RangeError);
     expect(() => createBatcher(run, options({ maxWaitMicros: -1 }))).toThrow(RangeError);
+    expect(() => createBatcher(run, options({ maxConcurrentPasses: 0 }))).toThrow(RangeError);
+  });
+});
+
+describe('micro-batcher: several runners (maxConcurrentPasses)', () => {
+  it('runs up to maxConcurrentPasses passes at once and never more, each caller getting its own outputs', async () => {
+    const model = doublingModel(3);
+    const batcher = createBatcher(model.run, options({ maxBatchSize: 4, maxConcurrentPasses: 3 }));
+    const sizes = randomSizes(120, 6, 11);
+    const results = await Promise.all(sizes.map((n, r) => batcher.submit(instancesOf(r, n))));
+    results.forEach((out, r) => expect(out).toEqual(instancesOf(r, sizes[r]).map((x) => x * 2)));
+    expect(model.mostActive()).toBe(3);
+    expect(Math.max(...model.batches.map((b) => b.length))).toBeLessThanOrEqual(4);
+  });
+
+  it('starts a second pass for a request that arrives while the first runs, without waiting for it', async () => {
+    const model = gatedModel();
+    const batcher = createBatcher(model.run, options({ maxConcurrentPasses: 2 }));
+    const first = batcher.submit([1]);
+    await settle();
+    const second = batcher.submit([2, 3]);
+    await settle();
+    expect(model.sizes()).toEqual([1, 2]);
+    const third = batcher.submit([4]);
+    await settle();
+    expect(model.sizes()).toEqual([1, 2]); // both runners busy: the third waits
+    model.passes[1].finish();
+    await expect(second).resolves.toEqual([4, 6]);
+    await settle();
+    expect(model.sizes()).toEqual([1, 2, 1]);
+    model.passes[0].finish();
+    model.passes[2].finish();
+    await expect(Promise.all([first, third])).resolves.toEqual([[2], [8]]);
+  });
+
+  it('fills every free runner at once from a backlog larger than one pass', async () => {
+    const model = gatedModel();
+    const batcher = createBatcher(model.run, options({ maxBatchSize: 2, maxWaitMicros: 50_000, maxConcurrentPasses: 3 }));
+    const all = [1, 2, 3, 4, 5, 6, 7].map((x) => batcher.submit([x]));
+    await settle();
+    // 7 queued with 50 ms of wait: the first full batch starts at once and pulls the next two runners along.
+    expect(model.sizes()).toEqual([2, 2, 2]);
+    model.passes.forEach((p) => p.finish());
+    await settle();
+    expect(model.sizes()).toEqual([2, 2, 2, 1]);
+    model.passes[3].finish();
+    await expect(Promise.all(all)).resolves.toEqual([2, 4, 6, 8, 10, 12, 14].map((x) => [x]));
+    await batcher.close();
   });
 });
