@@ -63,7 +63,7 @@ export const configSchema = z.object({
   WORKER_STALLED_INTERVAL_MS: int(30_000, 500),
   // Prediction: micro-batching (as TensorFlow Serving's max_batch_size / batch_timeout_micros) and its bounds.
   PREDICT_MAX_BATCH: int(64, 1),
-  PREDICT_MAX_WAIT_MICROS: int(500, 0),
+  PREDICT_MAX_WAIT_MICROS: int(0, 0),
   PREDICT_MAX_QUEUED: int(2048, 1),
   PREDICT_MAX_INSTANCES: int(64, 1),
   PREDICT_MAX_BODY_BYTES: int(16 * MiB, 1024),
