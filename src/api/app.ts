@@ -14,6 +14,7 @@ import { bearerAuth, type AuthEnv } from './auth.js';
 import { datasetRoutes } from './datasets/routes.js';
 import { modelRoutes } from './models/routes.js';
 import { predictionRoutes } from './prediction/routes.js';
+import { reportRoutes } from './reports/routes.js';
 import { createPredictor, type Predictor } from '../prediction/predictor.js';
 import { trainingRoutes } from './training/routes.js';
 import { createMetrics } from './metrics.js';
@@ -94,6 +95,8 @@ export function createApp(deps: AppDeps) {
   app.route('/v1/training-jobs', trainingRoutes(deps));
   app.route('/v1/models', predictionRoutes({ config, predictor }));
   app.route('/v1/models', modelRoutes(deps));
+  app.route('/v1/evaluations', reportRoutes(deps, 'evaluation'));
+  app.route('/v1/drift-reports', reportRoutes(deps, 'drift-report'));
   return app;
 }
 

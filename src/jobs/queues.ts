@@ -6,7 +6,7 @@ import { FlowProducer, Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { z } from 'zod';
 
-export const QUEUE_NAMES = { ingest: 'ingest', train: 'train', trainMember: 'train-member' } as const;
+export const QUEUE_NAMES = { ingest: 'ingest', train: 'train', trainMember: 'train-member', report: 'report' } as const;
 
 export const ingestJobSchema = z.object({
   tenant: z.string(),
@@ -21,6 +21,10 @@ export type TrainJob = z.infer<typeof trainJobSchema>;
 /** One ensemble member of a run. */
 export const trainMemberJobSchema = z.object({ tenant: z.string(), jobId: z.string(), index: z.number().int().min(0) });
 export type TrainMemberJob = z.infer<typeof trainMemberJobSchema>;
+
+/** An evaluation or drift report to compute (the record in storage says which and on what). */
+export const reportJobSchema = z.object({ tenant: z.string(), reportId: z.string() });
+export type ReportJob = z.infer<typeof reportJobSchema>;
 
 /** The Redis key whose presence asks a run's members to stop (polled between training steps). */
 export const cancelKey = (prefix: string, jobId: string) => `${prefix}:cancel:${jobId}`;
@@ -44,6 +48,16 @@ export function createQueues({ connection, prefix }: QueueDeps) {
   });
   const train = new Queue<TrainJob>(QUEUE_NAMES.train, { connection, prefix });
   const trainMember = new Queue<TrainMemberJob>(QUEUE_NAMES.trainMember, { connection, prefix });
+  const report = new Queue<ReportJob>(QUEUE_NAMES.report, {
+    connection,
+    prefix,
+    defaultJobOptions: {
+      attempts: 2,
+      backoff: { type: 'exponential', delay: 2000 },
+      removeOnComplete: { age: 24 * 3600, count: 1000 },
+      removeOnFail: { age: 7 * 24 * 3600 },
+    },
+  });
   const flows = new FlowProducer({ connection, prefix });
   return {
     ingest,
@@ -81,6 +95,10 @@ export function createQueues({ connection, prefix }: QueueDeps) {
     async enqueueIngest(job: IngestJob) {
       await ingest.add('ingest', ingestJobSchema.parse(job), { jobId: job.datasetId });
     },
+    /** Enqueues a report; the job id is the report id, so a retried request cannot compute it twice. */
+    async enqueueReport(job: ReportJob) {
+      await report.add('report', reportJobSchema.parse(job), { jobId: job.reportId });
+    },
     /** Waiting + active + delayed jobs per queue, for /metrics. */
     async depths(): Promise<Record<string, Record<string, number>>> {
       const states = ['waiting', 'active', 'delayed', 'failed', 'waiting-children'] as const;
@@ -88,10 +106,11 @@ export function createQueues({ connection, prefix }: QueueDeps) {
         [QUEUE_NAMES.ingest]: await ingest.getJobCounts(...states),
         [QUEUE_NAMES.train]: await train.getJobCounts(...states),
         [QUEUE_NAMES.trainMember]: await trainMember.getJobCounts(...states),
+        [QUEUE_NAMES.report]: await report.getJobCounts(...states),
       };
     },
     async close() {
-      await Promise.all([ingest.close(), train.close(), trainMember.close(), flows.close()]);
+      await Promise.all([ingest.close(), train.close(), trainMember.close(), report.close(), flows.close()]);
     },
   };
 }

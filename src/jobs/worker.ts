@@ -5,7 +5,7 @@ import { Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { IngestDeps } from '../datasets/ingest.js';
 import { onIngestGaveUp, processIngest } from './ingest.processor.js';
-import { QUEUE_NAMES, type IngestJob, type TrainJob, type TrainMemberJob } from './queues.js';
+import { QUEUE_NAMES, type IngestJob, type ReportJob, type TrainJob, type TrainMemberJob } from './queues.js';
 import { onMemberGaveUp, processTrain } from './train.processor.js';
 
 export interface WorkerDeps extends IngestDeps {
@@ -15,11 +15,11 @@ export interface WorkerDeps extends IngestDeps {
   env?: Record<string, string | undefined>;
 }
 
-/** Where the sandboxed member processor lives: compiled JS in production, TypeScript (run through tsx) in development. */
-function memberProcessor() {
+/** Where a sandboxed processor lives: compiled JS in production, TypeScript (run through tsx) in development. */
+function sandboxed(name: 'train-member' | 'report') {
   const here = fileURLToPath(import.meta.url);
   const ts = here.endsWith('.ts');
-  return { file: join(dirname(here), `train-member.sandbox.${ts ? 'ts' : 'js'}`), execArgv: ts ? ['--import', 'tsx'] : [] };
+  return { file: join(dirname(here), `${name}.sandbox.${ts ? 'ts' : 'js'}`), execArgv: ts ? ['--import', 'tsx'] : [] };
 }
 
 /** Starts the workers; `close()` waits for jobs in progress to finish. */
@@ -40,7 +40,7 @@ export function createWorkers(deps: WorkerDeps) {
   });
   ingest.on('error', (err) => logger.error({ err }, 'ingest worker error'));
 
-  const sandbox = memberProcessor();
+  const sandbox = sandboxed('train-member');
   const locks = { lockDuration: config.WORKER_LOCK_DURATION_MS, stalledInterval: config.WORKER_STALLED_INTERVAL_MS, maxStalledCount: 2 };
   const members = new Worker<TrainMemberJob>(QUEUE_NAMES.trainMember, sandbox.file, {
     connection,
@@ -66,7 +66,19 @@ export function createWorkers(deps: WorkerDeps) {
   });
   train.on('error', (err) => logger.error({ err }, 'training worker error'));
 
-  const all = [ingest, members, train];
+  const reportSandbox = sandboxed('report');
+  const reports = new Worker<ReportJob>(QUEUE_NAMES.report, reportSandbox.file, {
+    connection,
+    prefix: config.QUEUE_PREFIX,
+    concurrency: 1,
+    useWorkerThreads: false,
+    workerForkOptions: { execArgv: reportSandbox.execArgv, env: { ...process.env, ...deps.env } },
+    ...locks,
+  });
+  reports.on('failed', (job, err) => logger.warn({ jobId: job?.id, err: err.message }, 'report job failed'));
+  reports.on('error', (err) => logger.error({ err }, 'report worker error'));
+
+  const all = [ingest, members, train, reports];
   return {
     workers: all,
     async close() {

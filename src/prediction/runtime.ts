@@ -16,6 +16,10 @@ export interface EnsembleRunner {
    * member m's row for instance i starts at (m·n + i)·K.
    */
   run(x: Float32Array, n: number): Float32Array;
+  /** Values per instance that `features` returns: the width of member 0's penultimate layer. */
+  featureSize: number;
+  /** Member 0's penultimate-layer activations for `n` instances (n × featureSize): the embedding drift tests use. */
+  features(x: Float32Array, n: number): Float32Array;
   dispose(): void;
 }
 
@@ -41,24 +45,39 @@ export function createEnsembleRunner(plans: MemberPlan[]): EnsembleRunner {
   const members = plans.map((plan) => plan.ops.map((op) => stepFor(op, keep)));
   const [height, width, channels] = first.inputShape;
   const sampleSize = height * width * channels;
+  const last = first.ops.at(-1)!;
+  const featureSize = last.op === 'dense' ? last.kernelShape[0] : 0;
+  const check = (x: Float32Array, n: number) => {
+    if (!Number.isInteger(n) || n < 1 || x.length !== n * sampleSize) {
+      throw new RangeError(`Expected ${n} instances of ${sampleSize} values, got ${x.length} values.`);
+    }
+  };
+  const read = (t: tf.Tensor): Float32Array => {
+    try {
+      return t.dataSync() as Float32Array;
+    } finally {
+      t.dispose();
+    }
+  };
   const runner: EnsembleRunner = {
     members: plans.length,
     sampleSize,
     outputs: first.outputs,
     run(x, n) {
-      if (!Number.isInteger(n) || n < 1 || x.length !== n * sampleSize) {
-        throw new RangeError(`Expected ${n} instances of ${sampleSize} values, got ${x.length} values.`);
-      }
-      const out = tf.tidy(() => {
-        const input = tf.tensor4d(x, [n, height, width, channels]);
-        const probs = members.map((steps) => steps.reduce((h, step) => step(h), input as tf.Tensor));
-        return probs.length === 1 ? probs[0] : tf.concat(probs, 0);
-      });
-      try {
-        return out.dataSync() as Float32Array;
-      } finally {
-        out.dispose();
-      }
+      check(x, n);
+      return read(
+        tf.tidy(() => {
+          const input = tf.tensor4d(x, [n, height, width, channels]);
+          const probs = members.map((steps) => steps.reduce((h, step) => step(h), input as tf.Tensor));
+          return probs.length === 1 ? probs[0] : tf.concat(probs, 0);
+        }),
+      );
+    },
+    featureSize,
+    features(x, n) {
+      check(x, n);
+      const steps = members[0].slice(0, -1);
+      return read(tf.tidy(() => tf.reshape(steps.reduce((h, step) => step(h), tf.tensor4d(x, [n, height, width, channels]) as tf.Tensor), [n, -1])));
     },
     dispose() {
       tf.dispose(held);

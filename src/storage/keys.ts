@@ -49,6 +49,9 @@ export const keys = {
     `${tenantRoot(t)}captures/${check(modelId, ID, 'model id')}/${day ? `${check(day, /^\d{4}-\d{2}-\d{2}$/, 'day')}/` : ''}`,
   captureFile: (t: string, modelId: string, day: string, name: string) =>
     `${keys.captures(t, modelId, day)}${check(name, /^[0-9A-Za-z._-]{1,100}$/, 'capture name')}.qcap`,
+  reports: (t: string) => `${tenantRoot(t)}reports/`,
+  /** An evaluation or drift report: its JSON record, and the self-contained HTML page rendered from it. */
+  report: (t: string, id: string, format: 'json' | 'html' = 'json') => `${tenantRoot(t)}reports/${check(id, ID, 'report id')}.${format}`,
   /** The resource id of a listing prefix such as `tenants/t/models/{id}/`, or null when it is not one of ours. */
   idOfPrefix(prefix: string): string | null {
     const id = prefix.split('/').at(-2) ?? '';

@@ -39,6 +39,11 @@ const isMissing = (err: unknown) => {
   return e?.name === 'NoSuchKey' || e?.name === 'NotFound' || e?.$metadata?.httpStatusCode === 404;
 };
 
+const isReset = (err: unknown) => {
+  const e = err as { code?: string; message?: string };
+  return e?.code === 'ECONNRESET' || e?.code === 'EPIPE' || e?.message === 'aborted';
+};
+
 /** Creates the storage client for one bucket. Opens no connection until first used. */
 export function createStorage(config: StorageConfig) {
   const client = new S3Client({
@@ -105,12 +110,23 @@ export function createStorage(config: StorageConfig) {
       await this.putStream(key, createReadStream(path), contentType);
     },
 
+    /**
+     * Reads a whole object; null when absent. A connection reset while the body streams (s3rver does this when
+     * an object is replaced mid-read; any S3 endpoint can behind a flaky proxy) is retried a few times.
+     */
     async getBytes(key: string): Promise<Buffer | null> {
-      const body = await getBody(key);
-      if (!body) return null;
-      const chunks: Buffer[] = [];
-      for await (const chunk of body) chunks.push(chunk as Buffer);
-      return Buffer.concat(chunks);
+      for (let attempt = 0; ; attempt++) {
+        const body = await getBody(key);
+        if (!body) return null;
+        try {
+          const chunks: Buffer[] = [];
+          for await (const chunk of body) chunks.push(chunk as Buffer);
+          return Buffer.concat(chunks);
+        } catch (err) {
+          if (attempt >= 3 || !isReset(err)) throw err;
+          await new Promise((r) => setTimeout(r, 50 * (attempt + 1)));
+        }
+      }
     },
 
     /** Reads and validates a JSON object; null when absent. A stored object that fails the schema throws. */

@@ -1,9 +1,12 @@
 /** Training-job and model-registry use cases behind the HTTP routes. */
+import { diagnose } from '../diagnosis/diagnose.js';
 import { getDataset, type DatasetDeps } from '../datasets/service.js';
 import { Conflict, NotFound, Unprocessable } from '../errors.js';
 import { newId } from '../ids.js';
 import { checkArchitecture } from '../models/architecture.js';
 import { isAlias, isResourceId, keys } from '../storage/keys.js';
+import { datasetManifestSchema } from '../storage/manifests.js';
+import type { Finding } from '../storage/report-manifests.js';
 import {
   aliasSchema,
   memberRecordSchema,
@@ -64,6 +67,8 @@ export interface TrainingJobView {
   members: MemberRecord[];
   /** The run's status as a client sees it: `running` once any member has started. */
   status: string;
+  /** The diagnosis of the run's learning curves and dataset, once the run has ended. */
+  findings?: Finding[];
 }
 
 /** A run with its members' records. */
@@ -78,7 +83,10 @@ export async function getTrainingJob(deps: Pick<TrainingDeps, 'storage'>, tenant
   );
   const active = members.some((m) => m.status !== 'queued');
   const status = run.status === 'queued' && active ? 'running' : run.status;
-  return { run, members, status };
+  if (!['succeeded', 'failed', 'cancelled'].includes(run.status)) return { run, members, status };
+  const dataset = await deps.storage.getJson(keys.datasetManifest(tenant, run.datasetId), datasetManifestSchema);
+  const findings = diagnose({ classes: dataset?.classes ?? [], config: run.config, profile: dataset?.profile, members });
+  return { run, members, status, findings };
 }
 
 /** Asks a run's members to stop; the run ends `cancelled` and registers no model. */

@@ -11,7 +11,7 @@ import { cancelTrainingJob, createTrainingJob, getTrainingJob, type TrainingDeps
 const idParam = z.object({ id: z.string().min(1).max(64) });
 
 /** The public shape of a training job. */
-export function toTrainingJobView({ run, members, status }: TrainingJobView) {
+export function toTrainingJobView({ run, members, status, findings }: TrainingJobView) {
   const self = `/v1/training-jobs/${run.id}`;
   const epochsTotal = run.config.training.epochs * members.length;
   return {
@@ -39,6 +39,7 @@ export function toTrainingJobView({ run, members, status }: TrainingJobView) {
       resumedAt: m.resumedAt,
       history: m.history,
     })),
+    ...(findings ? { findings } : {}),
     links: { self, events: `${self}/events`, cancel: `${self}/cancel`, ...(run.modelId ? { model: `/v1/models/${run.modelId}` } : {}) },
   };
 }

@@ -89,6 +89,22 @@ describe('inference plans', () => {
     model.dispose();
   });
 
+  it('give member 0\'s penultimate activations as features, which the last layer turns into its probabilities', () => {
+    const grey = { height: 28, width: 28, channels: 1, numClasses: 10 };
+    const models = [4, 5].map((seed) => buildModel(ARCHITECTURE_PRESETS.small, grey, seed));
+    const runner = createEnsembleRunner(models.map(planFromLayers));
+    expect(runner.featureSize).toBe(128);
+    const x = inputs(3, runner.sampleSize, 9);
+    const feats = runner.features(x, 3);
+    expect(feats.length).toBe(3 * 128);
+    const [kernel, bias] = models[0].layers.at(-1)!.getWeights();
+    const want = tf.tidy(() => tf.softmax(tf.add(tf.matMul(tf.tensor2d(feats, [3, 128]), kernel), bias)).dataSync());
+    const probs = runner.run(x, 3).subarray(0, 30);
+    want.forEach((v, j) => expect(probs[j]).toBeCloseTo(v, 5));
+    runner.dispose();
+    models.forEach((m) => m.dispose());
+  });
+
   it('refuse layers they cannot express, naming the layer', () => {
     const model = tfl.sequential({
       layers: [tfl.layers.conv2d({ inputShape: [8, 8, 1], filters: 2, kernelSize: 3 }), tfl.layers.upSampling2d({}), tfl.layers.flatten(), tfl.layers.dense({ units: 2 })],

@@ -1,0 +1,116 @@
+/**
+ * Rules over the training dataset's profile, joined with the evaluation where there is one: class imbalance that
+ * costs the small classes recall, duplicates leaking across splits or carrying conflicting labels, and classes with
+ * too few training images for the gap between training and validation accuracy.
+ */
+import type { Finding } from '../storage/report-manifests.js';
+import { pct, round, type Rule } from './diagnose.js';
+
+/** Classes whose count is below half the mean class count. */
+function minorities(perClass: Record<string, number>): string[] {
+  const counts = Object.values(perClass);
+  const mean = counts.reduce((a, b) => a + b, 0) / Math.max(1, counts.length);
+  return Object.entries(perClass)
+    .filter(([, n]) => n < mean / 2)
+    .map(([c]) => c);
+}
+
+const imbalance: Rule = ({ profile, evaluation, config }) => {
+  if (!profile || profile.imbalanceRatio < 3) return [];
+  const small = minorities(profile.counts.perClass);
+  const weights = config?.training.classWeights;
+  const evidence = {
+    imbalanceRatio: round(profile.imbalanceRatio, 2),
+    minorityClass: profile.minorityClass,
+    minorityCount: profile.counts.perClass[profile.minorityClass] ?? 0,
+    majorityClass: profile.majorityClass,
+    majorityCount: profile.counts.perClass[profile.majorityClass] ?? 0,
+    classWeights: typeof weights === 'string' ? weights : weights ? 'explicit' : null,
+  };
+  if (evaluation) {
+    const recalls = evaluation.perClass.filter((c) => c.recall !== null);
+    const meanRecall = recalls.reduce((a, c) => a + c.recall!, 0) / Math.max(1, recalls.length);
+    const hurt = recalls.filter((c) => small.includes(c.class) && c.recall! < meanRecall - 0.1).sort((a, b) => a.recall! - b.recall!);
+    if (hurt.length > 0) {
+      return [
+        {
+          rule: 'class-imbalance',
+          severity: 'warning',
+          title: 'Class imbalance costs the small classes their recall',
+          detail:
+            `The largest class has ${evidence.imbalanceRatio}× the images of the smallest, and the small classes are the ones the model misses: ` +
+            hurt.map((c) => `${c.class} recall ${pct(c.recall!)} (${c.support} images)`).join(', ') +
+            ` against a mean recall of ${pct(meanRecall)}.`,
+          evidence: { ...evidence, meanRecall: round(meanRecall), worstClass: hurt[0].class, worstRecall: round(hurt[0].recall!) },
+          nextStep:
+            `Train with {"training": {"classWeights": "balanced"}}${evidence.classWeights === 'balanced' ? ' (already on: collect more images of ' + hurt[0].class + ')' : ''}, ` +
+            'oversample the small classes, or collect more of their images.',
+        },
+      ];
+    }
+  }
+  return [
+    {
+      rule: 'class-imbalance',
+      severity: 'info',
+      title: 'The classes are imbalanced',
+      detail: `The largest class (${profile.majorityClass}) has ${evidence.imbalanceRatio}× the images of the smallest (${profile.minorityClass}); accuracy alone hides how the small classes fare, so read per-class recall.`,
+      evidence,
+      nextStep: 'Keep classWeights "auto" or "balanced", and judge the model by macro F1 and per-class recall rather than accuracy.',
+    },
+  ];
+};
+
+const leakage: Rule = ({ profile }) => {
+  if (!profile) return [];
+  const out: Finding[] = [];
+  const { crossSplitGroups, removedFromEvaluation, labelConflicts } = profile.leakage;
+  if (crossSplitGroups > 0) {
+    out.push({
+      rule: 'leakage',
+      severity: 'info',
+      title: 'Duplicates crossed the split and were removed from validation and test',
+      detail:
+        `${crossSplitGroups} groups of identical or near-identical images sat in both training and validation/test; ${removedFromEvaluation} copies were ` +
+        'removed from validation and test at ingestion, so the reported accuracy does not reward memorisation.',
+      evidence: { crossSplitGroups, removedFromEvaluation, duplicateImages: profile.duplicates.duplicateImages },
+      nextStep: 'Nothing to do for this dataset. If you compare with numbers measured elsewhere, those may be inflated by the same leakage.',
+    });
+  }
+  if (labelConflicts > 0) {
+    out.push({
+      rule: 'label-conflicts',
+      severity: 'warning',
+      title: 'The same image carries different labels',
+      detail: `${labelConflicts} groups of duplicate images have more than one label: no model can be right on all of them, and they teach it noise.`,
+      evidence: { labelConflicts },
+      nextStep: 'Look at the conflicting groups in GET /v1/datasets/:id (profile.leakage.labelConflictExamples) and fix or drop them.',
+    });
+  }
+  return out;
+};
+
+const littleData: Rule = ({ profile, members }) => {
+  if (!profile) return [];
+  const train = profile.counts.perSplit.train;
+  const [smallestClass, smallest] = Object.entries(train).reduce((a, b) => (b[1] < a[1] ? b : a), ['', Infinity] as [string, number]);
+  if (!Number.isFinite(smallest) || smallest >= 200) return [];
+  const last = (members ?? []).flatMap((m) => m.history.slice(-1)).filter((e) => e.valAccuracy !== null);
+  const gap = last.length ? last.reduce((a, e) => a + e.accuracy - e.valAccuracy!, 0) / last.length : null;
+  const severe = smallest < 50 || (gap !== null && gap > 0.1);
+  return [
+    {
+      rule: 'too-little-data',
+      severity: severe ? 'warning' : 'info',
+      title: 'Some classes have few training images',
+      detail:
+        `The smallest class (${smallestClass}) has ${smallest} training images` +
+        (gap !== null ? `, and training accuracy ends ${pct(gap)} above validation accuracy` : '') +
+        '; with this little data, validation accuracy usually keeps rising as images are added.',
+      evidence: { smallestClass, smallestTrainCount: smallest, trainImages: profile.counts.splitTotals.train, trainValGap: gap === null ? null : round(gap) },
+      nextStep: `Collect more images, starting with ${smallestClass}; until then use strong augmentation and a small architecture.`,
+    },
+  ];
+};
+
+export const dataRules: Rule[] = [imbalance, leakage, littleData];
