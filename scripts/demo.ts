@@ -2,8 +2,9 @@
  * The quick start's main job, end to end against the built service: start Redis, the S3-protocol server and
  * the built service; upload a Fashion-MNIST subset over HTTP; follow ingestion; print the dataset profile; save the
  * sample sheet; train a 3-member ensemble of the `small` preset with a progress bar per member (fed by the job's
- * server-sent events); print the registered model's accuracies. `--keep` leaves everything running so you can
- * explore http://127.0.0.1:<port>/docs.
+ * server-sent events); print the registered model's accuracies; predict unseen images; evaluate the model on 1,000
+ * unseen test images; and run a drift report against darkened test images, printing findings and saving both HTML
+ * reports. `--keep` leaves everything running so you can explore http://127.0.0.1:<port>/docs.
  */
 import { writeFile } from 'node:fs/promises';
 import { FASHION_CLASSES, fashionSubset, samplePng, subsetIdx } from './lib/fashion.js';
@@ -68,6 +69,8 @@ try {
   console.log(`Full profile: curl -H 'Authorization: Bearer ${stack.apiKey}' ${stack.url}/v1/datasets/${d.id}`);
   const modelId = await train(d.id);
   await predict(modelId);
+  await evaluate(modelId);
+  await drift(modelId);
   if (keep) {
     console.log('\n--keep: the stack stays up; press Ctrl-C to stop it.');
     await new Promise<void>((resolve) => process.once('SIGINT', () => resolve()));
@@ -140,4 +143,85 @@ async function predict(modelId: string) {
         (cold ? `   (cold start: ensemble loaded in ${cold} ms)` : ''),
     );
   }
+}
+
+/** Uploads Fashion-MNIST test images (all to the train split, so none is dropped as a cross-split duplicate). */
+async function uploadTestImages(name: string, subset: ReturnType<typeof fashionSubset>): Promise<string> {
+  const idx = subsetIdx(subset);
+  const body = new FormData();
+  body.append('name', name);
+  body.append('classNames', FASHION_CLASSES.join(','));
+  body.append('split', '1,0,0');
+  body.append('images', new Blob([idx.images]), 'images.idx');
+  body.append('labels', new Blob([idx.labels]), 'labels.idx');
+  const created = (await (await api('/v1/datasets', { method: 'POST', body })).json()) as any;
+  for (;;) {
+    const d = (await (await api(`/v1/datasets/${created.id}`)).json()) as any;
+    if (d.status === 'ready') return d.id;
+    if (d.status === 'failed') throw new Error(`upload of ${name} failed: ${JSON.stringify(d.error)}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+/** POSTs a report request and polls it until it is finished. */
+async function report(path: string, body: unknown): Promise<any> {
+  const res = await api(path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  const created = (await res.json()) as any;
+  if (res.status !== 202) throw new Error(`${path} failed: ${res.status} ${JSON.stringify(created)}`);
+  for (;;) {
+    const r = (await (await api(`${path}/${created.id}`)).json()) as any;
+    if (r.status === 'ready') return r;
+    if (r.status === 'failed') throw new Error(`${path}/${created.id} failed: ${r.error?.detail}`);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+  }
+}
+
+function printFindings(findings: any[]) {
+  console.log('  findings:');
+  for (const f of findings) {
+    console.log(`    [${f.severity}] ${f.title}`);
+    console.log(`      ${f.detail}`);
+    console.log(`      next: ${f.nextStep}`);
+  }
+}
+
+async function saveHtml(path: string, file: string) {
+  const html = await (await api(path)).text();
+  await writeFile(file, html);
+  console.log(`  HTML report: ${stack.url}${path} (saved to ./${file})`);
+}
+
+/** Scores the ensemble on 1,000 test images it never saw: accuracy, calibration, seed variance, diagnosis. */
+async function evaluate(modelId: string) {
+  const unseen = fashionSubset(1000, { offset: 8000 });
+  const datasetId = await uploadTestImages('fashion-mnist-test-1000', unseen);
+  console.log(`\nEvaluating the model on ${unseen.count} unseen test images (POST /v1/evaluations) …`);
+  const e = await report('/v1/evaluations', { modelId, datasetId, split: 'all' });
+  const m = e.metrics;
+  console.log(`  accuracy ${m.accuracy.toFixed(3)}, macro F1 ${m.macroF1.toFixed(3)}, NLL ${m.nll.toFixed(3)}, ECE ${m.calibration.ece.toFixed(3)}`);
+  console.log(`  members ${m.memberAccuracy.mean.toFixed(3)} ± ${m.memberAccuracy.std.toFixed(3)} (seed variance); ensemble gain ${(m.ensembleGain >= 0 ? '+' : '')}${m.ensembleGain.toFixed(3)}`);
+  const worst = [...m.perClass].sort((a: any, b: any) => (a.f1 ?? 0) - (b.f1 ?? 0)).slice(0, 3);
+  console.log(`  hardest classes: ${worst.map((c: any) => `${c.class} (F1 ${(c.f1 ?? 0).toFixed(2)})`).join(', ')}`);
+  printFindings(e.findings);
+  await saveHtml(`/v1/evaluations/${e.id}.html`, 'quorum-evaluation.html');
+}
+
+/** Compares darkened test images (a camera in worse light) with the validation split. */
+async function drift(modelId: string) {
+  const base = fashionSubset(500, { offset: 9500 });
+  const darkened = { ...base, pixels: Uint8Array.from(base.pixels, (v) => Math.round(v * 0.6)) };
+  const datasetId = await uploadTestImages('fashion-mnist-test-darkened', darkened);
+  console.log(`\nDrift report: ${darkened.count} darkened test images against the validation split (POST /v1/drift-reports) …`);
+  const r = await report('/v1/drift-reports', { modelId, current: { datasetId } });
+  console.log(`  drift detected: ${r.driftDetected ? 'YES' : 'no'} (alpha ${r.alpha}, ${r.samples.reference} reference vs ${r.samples.current} current images)`);
+  const flagged = r.tests.filter((t: any) => t.drift && t.inVerdict);
+  for (const t of flagged.slice(0, 6)) {
+    const effect = t.effectSize == null ? '' : `, effect ${t.effectSize.toFixed(2)} sd`;
+    console.log(`    ${t.name.padEnd(30)} p=${t.pValue.toExponential(2)} < ${t.threshold.toExponential(2)}${effect}`);
+  }
+  if (flagged.length > 6) console.log(`    … and ${flagged.length - 6} more of ${r.tests.length} tests`);
+  const moved = r.labelShift.largestChanges.slice(0, 2).map((c: any) => `${c.class} ${c.reference.toFixed(2)}→${c.estimated.toFixed(2)}`);
+  console.log(`  estimated class priors (BBSE), largest changes: ${moved.join(', ')}`);
+  printFindings(r.findings);
+  await saveHtml(`/v1/drift-reports/${r.id}.html`, 'quorum-drift.html');
 }

@@ -95,6 +95,21 @@ export const configSchema = z.object({
   // Duplicate search: perceptual-hash distance and mean absolute pixel difference (0..255) that confirm a near copy.
   NEAR_DUPLICATE_HAMMING: int(4, 0).pipe(z.number().max(16)),
   NEAR_DUPLICATE_MAX_MEAN_ABS_DIFF: z.coerce.number().min(0).max(255).default(6),
+  // Scheduled drift reports and their webhook alerts.
+  /** Most drift schedules one tenant may hold (409 beyond). */
+  MAX_DRIFT_SCHEDULES_PER_TENANT: int(50, 1),
+  /** Shortest time a schedule's cron pattern may leave between two runs. */
+  DRIFT_SCHEDULE_MIN_INTERVAL_MS: int(60_000, 1000),
+  /** How often workers re-create job schedulers from the bucket (besides at start-up); 0 turns it off. */
+  DRIFT_SCHEDULE_RECONCILE_MS: int(300_000, 0),
+  /** Per-attempt timeout of a webhook POST. */
+  WEBHOOK_TIMEOUT_MS: int(5000, 100),
+  /** Attempts per webhook delivery (network errors and 5xx are retried; 4xx are not). */
+  WEBHOOK_ATTEMPTS: int(3, 1).pipe(z.number().max(10)),
+  /** Wait before the second attempt; doubles for each one after. */
+  WEBHOOK_BACKOFF_MS: int(1000, 0),
+  /** The service's public base URL (e.g. https://quorum.example.com): webhook links are absolute when set, paths otherwise. */
+  PUBLIC_URL: z.string().url().optional(),
 });
 
 export type Config = z.infer<typeof configSchema>;

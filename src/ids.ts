@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto';
 const ALPHABET = '0123456789abcdefghijklmnopqrstuvwxyz';
 
 /** A new id such as `ds_mhx1c2k0a9f3k2l0q8zz1b`. */
-export function newId(prefix: 'ds' | 'job' | 'mdl' | 'rep'): string {
+export function newId(prefix: 'ds' | 'job' | 'mdl' | 'rep' | 'sch'): string {
   const bytes = randomBytes(12);
   let rand = '';
   for (const b of bytes) rand += ALPHABET[b % 36];

@@ -15,6 +15,7 @@ import { datasetRoutes } from './datasets/routes.js';
 import { modelRoutes } from './models/routes.js';
 import { predictionRoutes } from './prediction/routes.js';
 import { reportRoutes } from './reports/routes.js';
+import { driftAlertWebhook, scheduleRoutes } from './schedules/routes.js';
 import { createPredictor, type Predictor } from '../prediction/predictor.js';
 import { trainingRoutes } from './training/routes.js';
 import { createMetrics } from './metrics.js';
@@ -97,6 +98,8 @@ export function createApp(deps: AppDeps) {
   app.route('/v1/models', modelRoutes(deps));
   app.route('/v1/evaluations', reportRoutes(deps, 'evaluation'));
   app.route('/v1/drift-reports', reportRoutes(deps, 'drift-report'));
+  app.route('/v1/drift-schedules', scheduleRoutes(deps));
+  app.openAPIRegistry.registerWebhook(driftAlertWebhook);
   return app;
 }
 

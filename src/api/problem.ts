@@ -3,6 +3,7 @@
  * a `detail` that says what to fix, and the offending `field`. Unknown errors are a 500 without internals.
  */
 import type { Context } from 'hono';
+import { HTTPException } from 'hono/http-exception';
 import { ZodError } from 'zod';
 import { AppError } from '../errors.js';
 import type { Logger } from '../logger.js';
@@ -28,6 +29,16 @@ export function toProblem(err: unknown): Problem {
       detail: err.message,
       ...(err.field ? { field: err.field } : {}),
       ...(err.extra ?? {}),
+    };
+  }
+  // Hono's validators throw an HTTPException (status 400) for a body that is not JSON or not a form; that is the
+  // client's mistake like any other invalid body, not a 500.
+  if (err instanceof HTTPException && err.status >= 400 && err.status < 500) {
+    return {
+      type: PROBLEM_BASE + 'malformed-body',
+      title: 'Invalid request',
+      status: err.status,
+      detail: `${err.message}; send a JSON object with content-type application/json.`,
     };
   }
   if (err instanceof ZodError) {

@@ -6,17 +6,22 @@
 import type { Finding } from '../storage/report-manifests.js';
 import { pct, round, type Rule } from './diagnose.js';
 
-/** Classes whose count is below half the mean class count. */
+/** Largest class over smallest from which the classes count as imbalanced (as training's imbalanceThreshold default). */
+const IMBALANCE_RATIO = 3;
+
+/**
+ * Classes at most 1/IMBALANCE_RATIO of the largest: the ones that make the dataset imbalanced. ("Below half the mean"
+ * would miss them when several classes are small: in 300/100/100 no class is below half the mean of 167.)
+ */
 function minorities(perClass: Record<string, number>): string[] {
-  const counts = Object.values(perClass);
-  const mean = counts.reduce((a, b) => a + b, 0) / Math.max(1, counts.length);
+  const largest = Math.max(0, ...Object.values(perClass));
   return Object.entries(perClass)
-    .filter(([, n]) => n < mean / 2)
+    .filter(([, n]) => n * IMBALANCE_RATIO <= largest)
     .map(([c]) => c);
 }
 
 const imbalance: Rule = ({ profile, evaluation, config }) => {
-  if (!profile || profile.imbalanceRatio < 3) return [];
+  if (!profile || profile.imbalanceRatio < IMBALANCE_RATIO) return [];
   const small = minorities(profile.counts.perClass);
   const weights = config?.training.classWeights;
   const evidence = {

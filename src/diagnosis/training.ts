@@ -16,6 +16,8 @@ const finished = (input: DiagnosisInput) => (input.members ?? []).filter((m) => 
 const validated = (m: MemberRecord): Validated[] => m.history.filter((e): e is Validated => e.valLoss !== null && e.valAccuracy !== null);
 const mostOf = <T>(hits: T[], of: number) => of > 0 && hits.length * 2 >= of;
 const argmin = (xs: number[]) => xs.reduce((best, x, i) => (x < xs[best] ? i : best), 0);
+/** A learning rate for a sentence: 3 significant digits, so 1e-4 × 3 reads 0.0003 and not 0.00030000000000000003. */
+const rate = (x: number) => String(Number(x.toPrecision(3)));
 
 /** Validation loss rising from its minimum while the training loss keeps falling, or a growing accuracy gap. */
 const overfitting: Rule = (input) => {
@@ -28,29 +30,40 @@ const overfitting: Rule = (input) => {
     const gapAtBest = h[best].accuracy - h[best].valAccuracy;
     const lossDiverges = best < h.length - 1 && rise > 0.1 && last.loss < h[best].loss;
     const gapGrows = gap > 0.08 && gap - gapAtBest > 0.04;
-    return lossDiverges || gapGrows ? [{ best: h[best], last, rise, gap }] : [];
+    // Memorisation: the training set is fitted almost perfectly (loss a fifth of validation's or less) while
+    // validation accuracy stays well below it, even if validation loss has not turned up yet.
+    const memorises = gap > 0.1 && last.accuracy >= 0.98 && last.loss * 5 <= last.valLoss;
+    return lossDiverges || gapGrows || memorises ? [{ best: h[best], last, rise, gap, memorises }] : [];
   });
   if (!mostOf(hits, candidates.length)) return [];
   const w = hits.reduce((a, b) => (b.gap > a.gap ? b : a));
   const restored = input.config?.training.earlyStopping.restoreBestWeights ?? false;
+  // A member counts for either sign, so the sentence names only what this one shows (a rise, a gap or both).
+  const seen = [
+    ...(w.best !== w.last && w.rise > 0
+      ? [`the validation loss rose ${pct(w.rise)} from its minimum in epoch ${w.best.epoch}${w.last.loss < w.best.loss ? ' while the training loss kept falling' : ''}`]
+      : []),
+    ...(w.gap > 0 ? [`training accuracy ${pct(w.last.accuracy)} ends ${pct(w.gap)} above validation accuracy ${pct(w.last.valAccuracy)}`] : []),
+    ...(w.memorises ? [`the training loss ${w.last.loss.toFixed(3)} is ${(w.last.valLoss / Math.max(w.last.loss, 1e-9)).toFixed(0)}× below the validation loss`] : []),
+  ];
   return [
     {
       rule: 'overfitting',
       severity: w.gap > 0.15 ? 'critical' : 'warning',
       title: 'The model memorises the training set',
       detail:
-        `In ${hits.length} of ${candidates.length} members the validation loss rose ${pct(w.rise)} from its minimum in epoch ${w.best.epoch + 1} ` +
-        `while the training loss kept falling, and training accuracy ${pct(w.last.accuracy)} ends ${pct(w.gap)} above validation accuracy ` +
-        `${pct(w.last.valAccuracy)}.${restored ? ` Early stopping restored the weights of the best epoch, so the model itself is the epoch-${w.best.epoch + 1} one.` : ''}`,
+        `In ${hits.length} of ${candidates.length} members ${seen.join(', and ')}.` +
+        (restored ? ` Early stopping restored the weights of the best epoch, so the model itself is the epoch-${w.best.epoch} one.` : ''),
       evidence: {
         membersAffected: hits.length,
         members: candidates.length,
-        bestValLossEpoch: w.best.epoch + 1,
+        bestValLossEpoch: w.best.epoch,
         bestValLoss: round(w.best.valLoss),
         lastValLoss: round(w.last.valLoss),
         trainAccuracy: round(w.last.accuracy),
         valAccuracy: round(w.last.valAccuracy),
         gap: round(w.gap),
+        trainLoss: round(w.last.loss),
       },
       nextStep:
         'Regularise: turn on augmentation (e.g. {"augmentation": {"flip": true, "rotation": 10, "shift": 0.1}}), raise dropout or l2 in the ' +
@@ -80,7 +93,7 @@ const underfitting: Rule = (input) => {
       detail:
         `Training accuracy ${pct(last.accuracy)} and validation accuracy ${pct(last.valAccuracy)} are both low and have stopped improving ` +
         `(${hits.length} of ${candidates.length} members); the model cannot even fit the data it sees.`,
-      evidence: { membersAffected: hits.length, members: candidates.length, trainAccuracy: round(last.accuracy), valAccuracy: round(last.valAccuracy), epochs: last.epoch + 1 },
+      evidence: { membersAffected: hits.length, members: candidates.length, trainAccuracy: round(last.accuracy), valAccuracy: round(last.valAccuracy), epochs: last.epoch },
       nextStep: 'Use a larger architecture (preset "medium"), lower dropout and l2, train more epochs, or raise the learning rate a little.',
     },
   ];
@@ -99,7 +112,7 @@ const learningRateTooHigh: Rule = (input) => {
         title: 'Training diverged: the learning rate is too high',
         detail: `${diverged.length} of ${members.length} members diverged. ${diverged[0].error!.detail}`,
         evidence: { membersDiverged: diverged.length, members: members.length, learningRate: lr ?? null },
-        nextStep: `Lower the learning rate 10×${lr ? ` (to ${lr / 10})` : ''}; for Adam 1e-3 is a safe start. A warm-up schedule also helps.`,
+        nextStep: `Lower the learning rate 10×${lr ? ` (to ${rate(lr / 10)})` : ''}; for Adam 1e-3 is a safe start. A warm-up schedule also helps.`,
       },
     ];
   }
@@ -146,7 +159,7 @@ const learningRateTooLow: Rule = (input) => {
       title: 'Training creeps: the learning rate is probably too low',
       detail: `The training loss fell every epoch but only from ${h[0].loss.toFixed(3)} to ${h[h.length - 1].loss.toFixed(3)} in ${h.length} epochs, and was still falling.`,
       evidence: { membersAffected: hits.length, members: candidates.length, firstLoss: round(h[0].loss), lastLoss: round(h[h.length - 1].loss), epochs: h.length, learningRate: lr ?? null },
-      nextStep: `Raise the learning rate 3×${lr ? ` (to ${lr * 3})` : ''} or train for more epochs.`,
+      nextStep: `Raise the learning rate 3×${lr ? ` (to ${rate(lr * 3)})` : ''} or train for more epochs.`,
     },
   ];
 };
@@ -156,25 +169,29 @@ const earlyStoppingTooEarly: Rule = (input) => {
   const es = input.config?.training.earlyStopping;
   const epochs = input.config?.training.epochs;
   if (!es?.enabled || !epochs) return [];
-  const stopped = finished(input).filter((m) => m.metrics?.stopReason === 'early-stopping');
+  // Members that ran every epoch count against the pattern too: one early-stopped seed of five is not a finding.
+  const trained = finished(input);
+  const stopped = trained.filter((m) => m.metrics?.stopReason === 'early-stopping');
   const hits = stopped.flatMap((m) => {
     const h = validated(m);
-    const best = m.metrics?.bestEpoch ?? argmin(h.map((e) => e.valLoss));
+    if (h.length === 0) return [];
+    // Epochs are numbered from 1 in the history, as bestEpoch is; argmin gives an index.
+    const best = m.metrics?.bestEpoch ?? h[argmin(h.map((e) => e.valLoss))].epoch;
     const before = h.filter((e) => e.epoch <= best).slice(-4);
     if (before.length < 2) return [];
-    const perEpoch = (before[0].valLoss - before[before.length - 1].valLoss) / before[0].valLoss / (before.length - 1);
+    const perEpoch = (before[0].valLoss - before[before.length - 1].valLoss) / Math.max(before[0].valLoss, 1e-9) / (before.length - 1);
     return es.patience <= 3 && h.length < 0.6 * epochs && perEpoch > 0.02 ? [{ ran: h.length, best, perEpoch }] : [];
   });
-  if (hits.length === 0 || !mostOf(hits, stopped.length)) return [];
+  if (hits.length === 0 || !mostOf(hits, trained.length)) return [];
   return [
     {
       rule: 'early-stopping-too-early',
       severity: 'warning',
       title: 'Early stopping gave up while the model was still improving',
       detail:
-        `${hits.length} members stopped after ${hits[0].ran} of ${epochs} epochs with patience ${es.patience}, although validation loss had been ` +
+        `${hits.length} of ${trained.length} members stopped after ${hits[0].ran} of ${epochs} epochs with patience ${es.patience}, although validation loss had been ` +
         `falling ${pct(hits[0].perEpoch)} per epoch before its best epoch: one noisy epoch was enough to stop them.`,
-      evidence: { membersAffected: hits.length, patience: es.patience, epochsRun: hits[0].ran, epochs, valLossFallPerEpoch: round(hits[0].perEpoch) },
+      evidence: { membersAffected: hits.length, members: trained.length, patience: es.patience, epochsRun: hits[0].ran, epochs, valLossFallPerEpoch: round(hits[0].perEpoch) },
       nextStep: 'Raise earlyStopping.patience to 5–10, or set minDelta so tiny changes do not count; a larger validation split makes the curve less noisy.',
     },
   ];

@@ -4,7 +4,8 @@
  *   - prediction: Kolmogorov–Smirnov on each class's ensemble probability (black-box shift detection, Rabanser,
  *     Günnemann, Lipton 2019, "Failing Loudly"), Bonferroni over classes;
  *   - labels: chi-square homogeneity test of predicted-label counts;
- *   - input: MMD permutation test on penultimate-layer embeddings (bounded subsample, recorded seed);
+ *   - input: MMD permutation test on penultimate-layer embeddings (bounded subsample, recorded seed), with at
+ *     least as many permutations as its threshold needs to be reachable (see `mmdPermutations`);
  *   - image-statistics: KS on brightness, contrast, sharpness (and channel means), Bonferroni over statistics,
  *     each with a standardised effect size so the report can say what changed.
  * The uncertainty family (KS on predictive entropy and on member disagreement) is reported, not voted: it is a
@@ -40,9 +41,25 @@ export interface BatteryOptions {
 }
 
 export const VOTING_FAMILIES = 4;
+/** Upper bound on the permutations the battery adds on its own: below α ≈ 4e-4 the MMD test cannot vote. */
+export const MAX_MMD_PERMUTATIONS = 10_000;
+
+/**
+ * Permutations for the MMD test at p-value threshold `threshold`. A permutation p-value is never below 1/(1 + P),
+ * so with P < 1/threshold − 1 the test can never call drift (50 permutations at α = 0.05 give p ≥ 0.0196 against a
+ * threshold of 0.0125; the default 200 fail the same way for α < 0.02). The requested count is raised to
+ * ⌈1/threshold⌉, so that 1/(1 + P) < threshold however 1/threshold rounds, capped at MAX_MMD_PERMUTATIONS.
+ */
+export function mmdPermutations(requested: number, threshold: number): number {
+  return Math.min(MAX_MMD_PERMUTATIONS, Math.max(requested, Math.ceil(1 / threshold)));
+}
 
 /** Runs every test; `driftDetected` is true when any voting test falls below its corrected threshold. */
-export function runBattery(ref: Side, cur: Side, opts: BatteryOptions): { tests: DriftTest[]; driftDetected: boolean; mmdSamples: [number, number] } {
+export function runBattery(
+  ref: Side,
+  cur: Side,
+  opts: BatteryOptions,
+): { tests: DriftTest[]; driftDetected: boolean; mmdSamples: [number, number]; mmdPermutations: number } {
   const { classes, alpha } = opts;
   const K = classes.length;
   const share = alpha / VOTING_FAMILIES;
@@ -62,7 +79,8 @@ export function runBattery(ref: Side, cur: Side, opts: BatteryOptions): { tests:
   const rng = createRng(opts.seed);
   const x = subsampleRows(ref.features, opts.featureSize, ref.count, opts.maxMmdSamples, rng);
   const y = subsampleRows(cur.features, opts.featureSize, cur.count, opts.maxMmdSamples, rng);
-  const mmd = mmdPermutationTest(x, y, opts.featureSize, { seed: opts.seed, permutations: opts.permutations });
+  const permutations = mmdPermutations(opts.permutations, share);
+  const mmd = mmdPermutationTest(x, y, opts.featureSize, { seed: opts.seed, permutations });
   add({ name: 'mmd-embeddings', family: 'input', statistic: mmd.statistic, pValue: mmd.pValue, threshold: share, effectSize: null, inVerdict: true });
 
   const stats = Object.keys(ref.imageStats).filter((s) => s in cur.imageStats);
@@ -83,7 +101,12 @@ export function runBattery(ref: Side, cur: Side, opts: BatteryOptions): { tests:
     const ks = ksTwoSample(a, b);
     add({ name, family: 'uncertainty', statistic: ks.statistic, pValue: ks.pValue, threshold: alpha, effectSize: standardizedMeanDifference(a, b), inVerdict: false });
   }
-  return { tests, driftDetected: tests.some((t) => t.inVerdict && t.drift), mmdSamples: [x.length / opts.featureSize, y.length / opts.featureSize] };
+  return {
+    tests,
+    driftDetected: tests.some((t) => t.inVerdict && t.drift),
+    mmdSamples: [x.length / opts.featureSize, y.length / opts.featureSize],
+    mmdPermutations: permutations,
+  };
 }
 
 /** Predicted-label counts (argmax, ties to the lower index). */

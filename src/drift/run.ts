@@ -65,7 +65,7 @@ export async function runDrift(storage: Storage, report: DriftReport): Promise<D
 
   const finished: DriftReport = {
     ...report,
-    samples: { reference: ref.count, current: cur.count, mmdReference: battery.mmdSamples[0], mmdCurrent: battery.mmdSamples[1], seed: options.seed },
+    samples: { reference: ref.count, current: cur.count, mmdReference: battery.mmdSamples[0], mmdCurrent: battery.mmdSamples[1], mmdPermutations: battery.mmdPermutations, seed: options.seed },
     driftDetected: battery.driftDetected,
     tests: battery.tests,
     labelShift: { referencePriors: priors(shift.referencePriors), estimatedPriors: priors(shift.estimatedPriors), largestChanges },

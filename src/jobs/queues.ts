@@ -6,7 +6,7 @@ import { FlowProducer, Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { z } from 'zod';
 
-export const QUEUE_NAMES = { ingest: 'ingest', train: 'train', trainMember: 'train-member', report: 'report' } as const;
+export const QUEUE_NAMES = { ingest: 'ingest', train: 'train', trainMember: 'train-member', report: 'report', driftSchedule: 'drift-schedule' } as const;
 
 export const ingestJobSchema = z.object({
   tenant: z.string(),
@@ -25,6 +25,14 @@ export type TrainMemberJob = z.infer<typeof trainMemberJobSchema>;
 /** An evaluation or drift report to compute (the record in storage says which and on what). */
 export const reportJobSchema = z.object({ tenant: z.string(), reportId: z.string() });
 export type ReportJob = z.infer<typeof reportJobSchema>;
+
+/** A drift schedule's firing (job name `fire`): the definition in storage says what to compare and where to alert. */
+export const driftScheduleJobSchema = z.object({ tenant: z.string(), scheduleId: z.string() });
+export type DriftScheduleJob = z.infer<typeof driftScheduleJobSchema>;
+
+/** What follows a scheduled report (job name `outcome`, parent of the report job): record the run, alert on drift. */
+export const driftOutcomeJobSchema = z.object({ tenant: z.string(), scheduleId: z.string(), reportId: z.string() });
+export type DriftOutcomeJob = z.infer<typeof driftOutcomeJobSchema>;
 
 /** The Redis key whose presence asks a run's members to stop (polled between training steps). */
 export const cancelKey = (prefix: string, jobId: string) => `${prefix}:cancel:${jobId}`;
@@ -58,6 +66,8 @@ export function createQueues({ connection, prefix }: QueueDeps) {
       removeOnFail: { age: 7 * 24 * 3600 },
     },
   });
+  const schedules = new Queue<DriftScheduleJob | DriftOutcomeJob>(QUEUE_NAMES.driftSchedule, { connection, prefix });
+  const kept = { removeOnComplete: { age: 24 * 3600, count: 1000 }, removeOnFail: { age: 7 * 24 * 3600 } };
   const flows = new FlowProducer({ connection, prefix });
   return {
     ingest,
@@ -99,6 +109,49 @@ export function createQueues({ connection, prefix }: QueueDeps) {
     async enqueueReport(job: ReportJob) {
       await report.add('report', reportJobSchema.parse(job), { jobId: job.reportId });
     },
+    /**
+     * Creates or updates the job scheduler that fires a drift schedule (its id is the schedule id); resolves with the
+     * time of the next run. Firings that fail on an outage are retried; one the user must fix is recorded, not retried.
+     */
+    async upsertDriftSchedule(job: DriftScheduleJob, repeat: { pattern: string; timezone: string }): Promise<number | null> {
+      await schedules.upsertJobScheduler(
+        job.scheduleId,
+        { pattern: repeat.pattern, tz: repeat.timezone },
+        { name: 'fire', data: driftScheduleJobSchema.parse(job), opts: { attempts: 3, backoff: { type: 'exponential', delay: 2000 }, ...kept } },
+      );
+      return (await schedules.getJobScheduler(job.scheduleId))?.next ?? null;
+    },
+    async removeDriftSchedule(scheduleId: string): Promise<void> {
+      await schedules.removeJobScheduler(scheduleId);
+    },
+    /** The next run of a drift schedule's job scheduler, or null when Redis holds none. */
+    async nextDriftRun(scheduleId: string): Promise<number | null> {
+      return (await schedules.getJobScheduler(scheduleId))?.next ?? null;
+    },
+    /** The ids of every job scheduler Redis holds for drift schedules. */
+    async driftScheduleIds(): Promise<string[]> {
+      return (await schedules.getJobSchedulers(0, -1, true)).map((s) => s.key);
+    },
+    /**
+     * Enqueues a scheduled drift report as a flow: the report job under an `outcome` job that BullMQ starts once the
+     * report job is done, or has failed for good (so a lost run is still recorded).
+     */
+    async enqueueScheduledReport(job: ReportJob, scheduleId: string) {
+      await flows.add({
+        name: 'outcome',
+        queueName: QUEUE_NAMES.driftSchedule,
+        data: driftOutcomeJobSchema.parse({ tenant: job.tenant, scheduleId, reportId: job.reportId }),
+        opts: { jobId: `outcome-${job.reportId}`, attempts: 3, backoff: { type: 'exponential', delay: 2000 }, ...kept },
+        children: [
+          {
+            name: 'report',
+            queueName: QUEUE_NAMES.report,
+            data: reportJobSchema.parse(job),
+            opts: { jobId: job.reportId, attempts: 2, backoff: { type: 'exponential', delay: 2000 }, ignoreDependencyOnFailure: true, ...kept },
+          },
+        ],
+      });
+    },
     /** Waiting + active + delayed jobs per queue, for /metrics. */
     async depths(): Promise<Record<string, Record<string, number>>> {
       const states = ['waiting', 'active', 'delayed', 'failed', 'waiting-children'] as const;
@@ -107,10 +160,11 @@ export function createQueues({ connection, prefix }: QueueDeps) {
         [QUEUE_NAMES.train]: await train.getJobCounts(...states),
         [QUEUE_NAMES.trainMember]: await trainMember.getJobCounts(...states),
         [QUEUE_NAMES.report]: await report.getJobCounts(...states),
+        [QUEUE_NAMES.driftSchedule]: await schedules.getJobCounts(...states),
       };
     },
     async close() {
-      await Promise.all([ingest.close(), train.close(), trainMember.close(), report.close(), flows.close()]);
+      await Promise.all([ingest.close(), train.close(), trainMember.close(), report.close(), schedules.close(), flows.close()]);
     },
   };
 }

@@ -4,8 +4,20 @@ import { fileURLToPath } from 'node:url';
 import { Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { IngestDeps } from '../datasets/ingest.js';
+import { recordDriftOutcome } from '../schedules/outcome.js';
+import { fireDriftSchedule } from '../schedules/processor.js';
+import { restoreDriftSchedules } from '../schedules/restore.js';
 import { onIngestGaveUp, processIngest } from './ingest.processor.js';
-import { QUEUE_NAMES, type IngestJob, type ReportJob, type TrainJob, type TrainMemberJob } from './queues.js';
+import {
+  QUEUE_NAMES,
+  createQueues,
+  type DriftOutcomeJob,
+  type DriftScheduleJob,
+  type IngestJob,
+  type ReportJob,
+  type TrainJob,
+  type TrainMemberJob,
+} from './queues.js';
 import { onMemberGaveUp, processTrain } from './train.processor.js';
 
 export interface WorkerDeps extends IngestDeps {
@@ -78,11 +90,34 @@ export function createWorkers(deps: WorkerDeps) {
   reports.on('failed', (job, err) => logger.warn({ jobId: job?.id, err: err.message }, 'report job failed'));
   reports.on('error', (err) => logger.error({ err }, 'report worker error'));
 
-  const all = [ingest, members, train, reports];
+  // Drift schedules: firings queue reports, outcomes record runs and send alerts. Both only wait on I/O, so they run
+  // in-process, several at once (an outcome may wait on a slow webhook for up to attempts × timeout).
+  const queues = createQueues({ connection, prefix: config.QUEUE_PREFIX });
+  const scheduleDeps = { config, storage: deps.storage, logger, queues };
+  const schedules = new Worker<DriftScheduleJob | DriftOutcomeJob>(
+    QUEUE_NAMES.driftSchedule,
+    (job) => (job.name === 'outcome' ? recordDriftOutcome(scheduleDeps, job.data) : fireDriftSchedule(scheduleDeps, job)),
+    { connection, prefix: config.QUEUE_PREFIX, concurrency: 8 },
+  );
+  schedules.on('failed', (job, err) => logger.warn({ jobId: job?.id, err: err.message }, 'drift schedule job failed'));
+  schedules.on('error', (err) => logger.error({ err }, 'drift schedule worker error'));
+  // The bucket is the system of record: job schedulers Redis lost are restored now, and then periodically.
+  const tenants = new Set(config.API_KEYS.values());
+  const reconcile = () => restoreDriftSchedules({ ...scheduleDeps, tenants }).catch((err) => logger.error({ err }, 'could not restore drift schedules'));
+  const restored = reconcile();
+  const timer = config.DRIFT_SCHEDULE_RECONCILE_MS > 0 ? setInterval(() => void reconcile(), config.DRIFT_SCHEDULE_RECONCILE_MS).unref() : null;
+
+  const all = [ingest, members, train, reports, schedules];
   return {
     workers: all,
+    /** Settles once the start-up restore of drift schedules is done (with how many it restored; undefined on failure). */
+    restored,
     async close() {
+      if (timer) clearInterval(timer);
+      // Let a start-up restore finish, but do not hang shutdown on it while Redis is unreachable.
+      await Promise.race([restored, new Promise((r) => setTimeout(r, 5000).unref())]);
       await Promise.all(all.map((w) => w.close()));
+      await queues.close();
     },
   };
 }

@@ -21,6 +21,8 @@ const memberIndex = (k: number) => {
 const dataset = (t: string, id: string) => `${tenantRoot(t)}datasets/${check(id, ID, 'dataset id')}/`;
 
 export const keys = {
+  /** The prefix above every tenant's root; listed with a delimiter it names the tenants. */
+  tenants: () => 'tenants/',
   tenantRoot,
   datasets: (t: string) => `${tenantRoot(t)}datasets/`,
   dataset,
@@ -52,6 +54,24 @@ export const keys = {
   reports: (t: string) => `${tenantRoot(t)}reports/`,
   /** An evaluation or drift report: its JSON record, and the self-contained HTML page rendered from it. */
   report: (t: string, id: string, format: 'json' | 'html' = 'json') => `${tenantRoot(t)}reports/${check(id, ID, 'report id')}.${format}`,
+  driftSchedules: (t: string) => `${tenantRoot(t)}drift-schedules/`,
+  /**
+   * A drift schedule: its definition (written once, by the API) and its state (last run and delivery, written only by
+   * workers), kept apart so a worker's update can never overwrite or revive a definition the API deleted.
+   */
+  driftSchedule: (t: string, id: string, part: 'definition' | 'state' = 'definition') =>
+    `${tenantRoot(t)}drift-schedules/${check(id, ID, 'schedule id')}${part === 'state' ? '.state' : ''}.json`,
+  /** The schedule id of a listed definition key (null for state objects and anything else). */
+  scheduleIdOfKey(key: string): string | null {
+    const name = key.split('/').at(-1) ?? '';
+    const id = name.endsWith('.json') && !name.endsWith('.state.json') ? name.slice(0, -'.json'.length) : '';
+    return ID.test(id) ? id : null;
+  },
+  /** The tenant of a listing prefix such as `tenants/t/`, or null when it is not one. */
+  tenantOfPrefix(prefix: string): string | null {
+    const m = /^tenants\/([^/]+)\/$/.exec(prefix);
+    return m && TENANT.test(m[1]) ? m[1] : null;
+  },
   /** The resource id of a listing prefix such as `tenants/t/models/{id}/`, or null when it is not one of ours. */
   idOfPrefix(prefix: string): string | null {
     const id = prefix.split('/').at(-2) ?? '';

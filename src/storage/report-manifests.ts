@@ -138,7 +138,17 @@ export const driftReportSchema = z.object({
   alpha: z.number(),
   options: driftOptionsSchema,
   /** Samples used on each side, and the seed that drew any subsample. */
-  samples: z.object({ reference: z.number().int(), current: z.number().int(), mmdReference: z.number().int(), mmdCurrent: z.number().int(), seed: z.number().int() }).optional(),
+  samples: z
+    .object({
+      reference: z.number().int(),
+      current: z.number().int(),
+      mmdReference: z.number().int(),
+      mmdCurrent: z.number().int(),
+      /** Permutations the MMD test ran: the requested number, raised when needed for p to reach its threshold. */
+      mmdPermutations: z.number().int().optional(),
+      seed: z.number().int(),
+    })
+    .optional(),
   driftDetected: z.boolean().optional(),
   tests: z.array(driftTestSchema).default([]),
   labelShift: z

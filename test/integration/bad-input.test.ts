@@ -144,6 +144,15 @@ describe('dataset upload rejects bad input with a clear 4xx and stores nothing',
     await expectRejected(archive(zip, { imagesize: '32' }), 400, 'validation');
     await expectRejected(archive(zip, { channels: '2' }), 400, 'validation', 'channels');
   });
+
+  it('refuses a JSON body that is not JSON on every JSON route, with a 400 and not a 500', async () => {
+    for (const path of ['/v1/training-jobs', '/v1/evaluations', '/v1/drift-reports', '/v1/drift-schedules']) {
+      const res = await svc.request(path, { method: 'POST', body: '{"datasetId":', headers: { 'content-type': 'application/json' } });
+      expect(res.status, path).toBe(400);
+      expect(res.headers.get('content-type')).toMatch(/application\/problem\+json/);
+      expect(((await res.json()) as any).type).toMatch(/malformed-body$/);
+    }
+  });
 });
 
 describe('archives that lie about their sizes', () => {
