@@ -5,6 +5,8 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { registerWasmConv2DFilterGradient } from './conv-grad.js';
+import { registerWasmConv2DInputGradient } from './conv-input-grad.js';
+import { registerBatchNormGradient } from './batchnorm-grad.js';
 // tfjs-core's Node bundle registers no gradients by itself; tfjs-layers' bundle does on import (same tfjs-core instance),
 // so training never depends on whether some other module happened to import tfjs-layers first.
 import '@tensorflow/tfjs-layers';
@@ -100,6 +102,8 @@ let selected: BackendInfo | null = null;
 
 /** Loads and activates the first usable backend for `pref`; throws, listing every reason, if none can be used. */
 export async function selectBackend(pref: BackendPreference = 'auto'): Promise<BackendInfo> {
+  // Gradients are shared by every backend; this one only replaces a Tile with broadcasting (same values).
+  registerBatchNormGradient();
   const fallbackReasons: string[] = [];
   for (const candidate of CANDIDATES[pref]) {
     try {
@@ -137,10 +141,14 @@ export async function withBackend<T>(name: 'cpu' | 'wasm', fn: () => Promise<T> 
   }
 }
 
-/** Registers the wasm backend and the filter-gradient kernel it lacks, without which conv nets cannot train. */
+/**
+ * Registers the wasm backend, the filter-gradient kernel it lacks (without which conv nets cannot train), and an
+ * input-gradient kernel that runs on XNNPACK instead of wasm's scalar loop.
+ */
 async function loadWasm(): Promise<void> {
   await import('@tensorflow/tfjs-backend-wasm');
   registerWasmConv2DFilterGradient();
+  registerWasmConv2DInputGradient();
 }
 
 async function activate(name: string): Promise<void> {

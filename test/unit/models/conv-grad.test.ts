@@ -5,6 +5,7 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { selectBackend, withBackend } from '../../../src/models/backend.js';
 import { registerWasmConv2DFilterGradient } from '../../../src/models/conv-grad.js';
+import { isWasmConv2DInputGradientRegistered, registerWasmConv2DInputGradient } from '../../../src/models/conv-input-grad.js';
 
 type Shape4 = [number, number, number, number];
 type Pad = 'valid' | 'same' | tf.backend_util.ExplicitPadding;
@@ -154,6 +155,32 @@ describe('Conv2DBackpropFilter on wasm', () => {
       expectClose(actual.dw, reference.dw);
       expectClose(actual.dx, reference.dx);
     });
+  });
+
+  it("runs the input gradient through the project's forward-convolution kernel, not wasm's scalar loop", async () => {
+    await withBackend('wasm', () => {
+      expect(isWasmConv2DInputGradientRegistered()).toBe(true);
+      registerWasmConv2DInputGradient();
+      expect(isWasmConv2DInputGradientRegistered()).toBe(true);
+    });
+  });
+
+  it("gives the input gradient of the cpu backend when 'ceil' rounding lets the last window pass the edge", async () => {
+    const inputShape: Shape4 = [2, 8, 8, 3];
+    const filterShape: Shape4 = [3, 3, 3, 4];
+    const dyShape = tf.backend_util.computeConv2DInfo(inputShape, filterShape, 2, 1, 0, 'ceil').outShape;
+    const w = seeded(filterShape, 17);
+    const dy = seeded(dyShape, 18);
+    const attrs = { strides: 2, pad: 0, dataFormat: 'NHWC', dimRoundingMode: 'ceil', inputShape };
+    const run = (backend: 'cpu' | 'wasm') =>
+      withBackend(backend, () => {
+        const out = tf.tidy(() => tf.engine().runKernel('Conv2DBackpropInput', { dy: tf.tensor4d(dy, dyShape), filter: tf.tensor4d(w, filterShape) }, attrs) as tf.Tensor);
+        const values = out.dataSync() as Float32Array;
+        expect(out.shape).toEqual(inputShape);
+        out.dispose();
+        return values;
+      });
+    expectClose(await run('wasm'), await run('cpu'));
   });
 
   it("extends the padding when 'ceil' rounding lets the last window pass the input's edge", async () => {
