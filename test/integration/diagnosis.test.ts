@@ -1,34 +1,17 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FASHION_CLASSES, fashionSubset, subsetIdx, type Subset } from '../fixtures/fashion.js';
-import { form, startTestService, type TestService } from '../harness/service.js';
+import { fashionSubset, type Subset } from '../fixtures/fashion.js';
+import { uploadSubset, untilFinished } from '../harness/resources.js';
+import { startTestService, type TestService } from '../harness/service.js';
 
 let svc: TestService;
 const json = (body: unknown) => ({ method: 'POST', body: JSON.stringify(body), headers: { 'content-type': 'application/json' } });
 
-async function upload(s: Subset, split: string): Promise<string> {
-  const idx = subsetIdx(s);
-  const res = await svc.request('/v1/datasets', {
-    method: 'POST',
-    body: form({ classNames: FASHION_CLASSES.join(','), split }, { images: { data: idx.images, name: 'i' }, labels: { data: idx.labels, name: 'l' } }),
-  });
-  const { id } = (await res.json()) as { id: string };
-  expect((await svc.waitForDataset(id)).status).toBe('ready');
-  return id;
-}
 
-async function finished(path: string): Promise<any> {
-  for (let i = 0; i < 2400; i++) {
-    const body = (await (await svc.request(path)).json()) as any;
-    if (['ready', 'failed', 'succeeded', 'cancelled'].includes(body.status)) return body;
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  throw new Error(`${path} never finished`);
-}
 
 async function train(body: Record<string, unknown>): Promise<any> {
   const res = await svc.request('/v1/training-jobs', json(body));
   expect(res.status).toBe(202);
-  return finished(`/v1/training-jobs/${((await res.json()) as any).id}`);
+  return untilFinished(svc, `/v1/training-jobs/${((await res.json()) as any).id}`);
 }
 
 /** Images of Fashion-MNIST's training set, `perClass[k]` of class k. */
@@ -52,7 +35,7 @@ afterAll(async () => {
 describe('the diagnosis on real runs', () => {
   it('calls a run made to overfit overfitting, with the epochs and gap as evidence', async () => {
     // 12 training images per class, a wide head, no dropout, no early stopping, many epochs: memorisation.
-    const datasetId = await upload(byClass(new Array(10).fill(24)), '0.5,0.5,0');
+    const datasetId = await uploadSubset(svc, byClass(new Array(10).fill(24)), '0.5,0.5,0');
     const job = await train({
       datasetId,
       architecture: { blocks: [{ filters: 16, batchNorm: false, dropout: 0 }], dense: [256], denseDropout: 0, l2: 0 },
@@ -69,7 +52,7 @@ describe('the diagnosis on real runs', () => {
   }, 600_000);
 
   it('calls a run that diverged a learning rate that is too high', async () => {
-    const datasetId = await upload(byClass(new Array(10).fill(20), 6000), '0.8,0.2,0');
+    const datasetId = await uploadSubset(svc, byClass(new Array(10).fill(20), 6000), '0.8,0.2,0');
     const job = await train({ datasetId, training: { epochs: 2, optimizer: 'sgd', learningRate: 5000, momentum: 0.9 }, ensemble: { members: 2 } });
     expect(job.status).toBe('failed');
     const finding = job.findings.find((f: any) => f.rule === 'learning-rate-too-high');
@@ -81,13 +64,13 @@ describe('the diagnosis on real runs', () => {
   it('finds the class imbalance in an evaluation of a model trained on imbalanced data', async () => {
     // Trousers 30× more common than bags; the evaluation set is balanced.
     const counts = [60, 300, 60, 60, 60, 60, 60, 60, 10, 60];
-    const datasetId = await upload(byClass(counts, 12_000), '0.8,0.2,0');
+    const datasetId = await uploadSubset(svc, byClass(counts, 12_000), '0.8,0.2,0');
     const job = await train({ datasetId, training: { epochs: 1, classWeights: 'none' }, ensemble: { members: 2 } });
     expect(job.status).toBe('succeeded');
     expect(rules(job.findings)).toContain('class-imbalance');
-    const balanced = await upload(byClass(new Array(10).fill(20), 30_000), '1,0,0');
+    const balanced = await uploadSubset(svc, byClass(new Array(10).fill(20), 30_000), '1,0,0');
     const res = await svc.request('/v1/evaluations', json({ modelId: job.modelId, datasetId: balanced, split: 'all' }));
-    const evaluation = await finished(`/v1/evaluations/${((await res.json()) as any).id}`);
+    const evaluation = await untilFinished(svc, `/v1/evaluations/${((await res.json()) as any).id}`);
     expect(evaluation.status).toBe('ready');
     const finding = evaluation.findings.find((f: any) => f.rule === 'class-imbalance');
     expect(finding, JSON.stringify(evaluation.findings)).toBeDefined();

@@ -1,5 +1,4 @@
 import * as tf from '@tensorflow/tfjs-core';
-import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeImage } from '../../src/data/decode.js';
 import { normalisationTable } from '../../src/models/batches.js';

@@ -1,33 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRng } from '../../src/data/random.js';
-import { FASHION_CLASSES, fashionSubset, subsetIdx, type Subset } from '../fixtures/fashion.js';
-import { form, startTestService, type TestService } from '../harness/service.js';
+import { FASHION_CLASSES, fashionSubset, type Subset } from '../fixtures/fashion.js';
+import { uploadSubset, untilFinished } from '../harness/resources.js';
+import { startTestService, type TestService } from '../harness/service.js';
 
 let svc: TestService;
 let modelId: string;
 let trainingJobId: string;
 const json = (body: unknown) => ({ method: 'POST', body: JSON.stringify(body), headers: { 'content-type': 'application/json' } });
-
-/** Uploads a subset; by default all of it goes to the train split, so no leakage removal drops any image. */
-async function upload(s: Subset, split = '1,0,0'): Promise<string> {
-  const idx = subsetIdx(s);
-  const res = await svc.request('/v1/datasets', {
-    method: 'POST',
-    body: form({ classNames: FASHION_CLASSES.join(','), split }, { images: { data: idx.images, name: 'i' }, labels: { data: idx.labels, name: 'l' } }),
-  });
-  const { id } = (await res.json()) as { id: string };
-  expect((await svc.waitForDataset(id)).status).toBe('ready');
-  return id;
-}
-
-async function waitFor(path: string): Promise<any> {
-  for (let i = 0; i < 1200; i++) {
-    const body = (await (await svc.request(path)).json()) as any;
-    if (['ready', 'failed', 'succeeded'].includes(body.status)) return body;
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  throw new Error(`${path} never finished`);
-}
 
 /** A copy of `s` with every pixel passed through `f(value, image, pixelIndex)`. */
 function mapPixels(s: Subset, f: (v: number, image: number, p: number) => number): Subset {
@@ -50,10 +30,10 @@ const current = fashionSubset(1000, { offset: 6000 });
 beforeAll(async () => {
   svc = await startTestService({ env: { TRAIN_CONCURRENCY: '2' } });
   // A large validation split: it is the drift reference and the confusion matrix label-shift estimation inverts.
-  const datasetId = await upload(fashionSubset(3000), '0.5,0.45,0.05');
+  const datasetId = await uploadSubset(svc, fashionSubset(3000), '0.5,0.45,0.05');
   const res = await svc.request('/v1/training-jobs', json({ datasetId, training: { epochs: 2, maxStepsPerEpoch: 30 }, ensemble: { members: 3 } }));
   trainingJobId = ((await res.json()) as any).id;
-  const job = await waitFor(`/v1/training-jobs/${trainingJobId}`);
+  const job = await untilFinished(svc, `/v1/training-jobs/${trainingJobId}`);
   expect(job.status).toBe('succeeded');
   modelId = job.modelId;
 }, 900_000);
@@ -66,11 +46,11 @@ describe('evaluations', () => {
   let testSet: string;
 
   beforeAll(async () => {
-    testSet = await upload(fashionSubset(600, { offset: 4000 }));
+    testSet = await uploadSubset(svc, fashionSubset(600, { offset: 4000 }));
     const res = await svc.request('/v1/evaluations', json({ modelId, datasetId: testSet, split: 'all' }));
     expect(res.status).toBe(202);
     expect(res.headers.get('location')).toMatch(/^\/v1\/evaluations\/rep_/);
-    evaluation = await waitFor(`/v1/evaluations/${((await res.json()) as any).id}`);
+    evaluation = await untilFinished(svc, `/v1/evaluations/${((await res.json()) as any).id}`);
   }, 300_000);
 
   it('score the ensemble exactly as the prediction endpoint does', async () => {
@@ -134,12 +114,12 @@ describe('drift reports through the HTTP API', () => {
   const report = async (current: unknown, options: Record<string, unknown> = {}) => {
     const res = await svc.request('/v1/drift-reports', json({ modelId, current, options }));
     expect(res.status).toBe(202);
-    return waitFor(`/v1/drift-reports/${((await res.json()) as any).id}`);
+    return untilFinished(svc, `/v1/drift-reports/${((await res.json()) as any).id}`);
   };
   const base = fashionSubset(400, { offset: 6000 });
 
   it('find no drift between the validation split and fresh images of the same distribution', async () => {
-    const r = await report({ datasetId: await upload(base) });
+    const r = await report({ datasetId: await uploadSubset(svc, base) });
     expect(r.status).toBe('ready');
     expect(r.driftDetected).toBe(false);
     expect(r.samples.current).toBe(400);
@@ -152,7 +132,7 @@ describe('drift reports through the HTTP API', () => {
   });
 
   it('detect darkened images and say they are darker', async () => {
-    const r = await report({ datasetId: await upload(mapPixels(base, (v) => v * 0.5)) });
+    const r = await report({ datasetId: await uploadSubset(svc, mapPixels(base, (v) => v * 0.5)) });
     expect(r.driftDetected).toBe(true);
     const brightness = r.tests.find((t: any) => t.name === 'ks-image:brightness');
     expect(brightness.drift).toBe(true);
@@ -165,10 +145,10 @@ describe('drift reports through the HTTP API', () => {
   it('detect gaussian noise and rotation', async () => {
     const rng = createRng(5);
     const gauss = () => Math.sqrt(-2 * Math.log(1 - rng())) * Math.cos(2 * Math.PI * rng());
-    const noisy = await report({ datasetId: await upload(mapPixels(base, (v) => v + 40 * gauss())) });
+    const noisy = await report({ datasetId: await uploadSubset(svc, mapPixels(base, (v) => v + 40 * gauss())) });
     expect(noisy.driftDetected).toBe(true);
     const rotate = (s: Subset): Subset => mapPixels(s, (_, i, p) => s.pixels[i * 784 + (p % 28) * 28 + (27 - Math.floor(p / 28))]);
-    const rotated = await report({ datasetId: await upload(rotate(base)) });
+    const rotated = await report({ datasetId: await uploadSubset(svc, rotate(base)) });
     expect(rotated.driftDetected).toBe(true);
     expect(rotated.tests.filter((t: any) => t.family === 'prediction' && t.drift).length).toBeGreaterThan(0);
   });
@@ -176,7 +156,7 @@ describe('drift reports through the HTTP API', () => {
   it('detect a change of class priors and estimate the new priors within 0.05', async () => {
     const priors = [0.3, 0.3, 0.05, 0.05, 0.05, 0.05, 0.05, 0.05, 0.05, 0.05];
     const shifted = withPriors(current, priors, 600);
-    const r = await report({ datasetId: await upload(shifted) });
+    const r = await report({ datasetId: await uploadSubset(svc, shifted) });
     expect(r.driftDetected).toBe(true);
     const truth = FASHION_CLASSES.map((_, k) => shifted.labels.filter((l) => l === k).length / shifted.count);
     FASHION_CLASSES.forEach((c, k) => expect(Math.abs(r.labelShift.estimatedPriors[c] - truth[k])).toBeLessThan(0.05));

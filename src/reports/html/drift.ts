@@ -1,6 +1,6 @@
 /** The HTML page of a drift report: the verdict, the diagnosis, then the tests and the distributions behind them. */
 import type { DriftReport } from '../../storage/report-manifests.js';
-import { escapeHtml, formatNumber, formatPercent, formatPoints, isFiniteNumber } from './escape.js';
+import { escapeHtml, formatPercent, formatPoints, isFiniteNumber } from './escape.js';
 import { charts, renderFindings, renderPage, section, statusNotice, table } from './page.js';
 import { barChart, histogramPair, PALETTE } from './svg.js';
 
