@@ -95,14 +95,34 @@ const leakage: Rule = ({ profile }) => {
   return out;
 };
 
-const littleData: Rule = ({ profile, members }) => {
+/**
+ * A learning curve read across classes: the least-squares slope of each class's recall on log2 of its training
+ * images. Classes differ in difficulty too, so this is evidence, not proof; but when recall climbs steadily with the
+ * class's share of the data, the small classes are data-limited. Null with fewer than 3 classes or counts that
+ * hardly differ (less than 1.5× between the smallest and the largest).
+ */
+export function recallSlopePerDoubling(perClass: { class: string; recall: number | null }[], train: Record<string, number>): number | null {
+  const points = perClass.filter((c) => c.recall !== null && (train[c.class] ?? 0) > 0).map((c) => [Math.log2(train[c.class]), c.recall!] as const);
+  if (points.length < 3) return null;
+  const xs = points.map((p) => p[0]);
+  if (Math.max(...xs) - Math.min(...xs) < Math.log2(1.5)) return null;
+  const mx = xs.reduce((a, x) => a + x, 0) / xs.length;
+  const my = points.reduce((a, p) => a + p[1], 0) / points.length;
+  const sxx = points.reduce((a, p) => a + (p[0] - mx) ** 2, 0);
+  return points.reduce((a, p) => a + (p[0] - mx) * (p[1] - my), 0) / sxx;
+}
+
+const littleData: Rule = ({ profile, members, evaluation }) => {
   if (!profile) return [];
   const train = profile.counts.perSplit.train;
   const [smallestClass, smallest] = Object.entries(train).reduce((a, b) => (b[1] < a[1] ? b : a), ['', Infinity] as [string, number]);
-  if (!Number.isFinite(smallest) || smallest >= 200) return [];
+  if (!Number.isFinite(smallest)) return [];
+  const slope = evaluation ? recallSlopePerDoubling(evaluation.perClass, train) : null;
+  const dataLimited = slope !== null && slope >= 0.02;
+  if (smallest >= 200 && !dataLimited) return [];
   const last = (members ?? []).flatMap((m) => m.history.slice(-1)).filter((e) => e.valAccuracy !== null);
   const gap = last.length ? last.reduce((a, e) => a + e.accuracy - e.valAccuracy!, 0) / last.length : null;
-  const severe = smallest < 50 || (gap !== null && gap > 0.1);
+  const severe = smallest < 50 || (gap !== null && gap > 0.1) || (slope !== null && slope >= 0.05);
   return [
     {
       rule: 'too-little-data',
@@ -111,8 +131,16 @@ const littleData: Rule = ({ profile, members }) => {
       detail:
         `The smallest class (${smallestClass}) has ${smallest} training images` +
         (gap !== null ? `, and training accuracy ends ${pct(gap)} above validation accuracy` : '') +
-        '; with this little data, validation accuracy usually keeps rising as images are added.',
-      evidence: { smallestClass, smallestTrainCount: smallest, trainImages: profile.counts.splitTotals.train, trainValGap: gap === null ? null : round(gap) },
+        (dataLimited
+          ? `; across classes, recall rises ${pct(slope)} per doubling of a class's training images, so the smaller classes are data-limited.`
+          : '; with this little data, validation accuracy usually keeps rising as images are added.'),
+      evidence: {
+        smallestClass,
+        smallestTrainCount: smallest,
+        trainImages: profile.counts.splitTotals.train,
+        trainValGap: gap === null ? null : round(gap),
+        recallSlopePerDoubling: slope === null ? null : round(slope),
+      },
       nextStep: `Collect more images, starting with ${smallestClass}; until then use strong augmentation and a small architecture.`,
     },
   ];

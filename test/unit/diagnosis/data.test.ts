@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { diagnose, type DiagnosisInput } from '../../../src/diagnosis/diagnose.js';
+import { recallSlopePerDoubling } from '../../../src/diagnosis/data.js';
 import { evaluation, findingsOf, member, only, profile, rules, runConfig } from './builders.js';
 
 const CLASSES = ['shirt', 'trouser', 'bag'];
@@ -90,7 +91,7 @@ describe('data diagnosis', () => {
     it('warns when the smallest class has fewer than 50 training images', () => {
       const f = only(run({ profile: profile({ shirt: 800, trouser: 40 }) }), 'too-little-data');
       expect(f.severity).toBe('warning');
-      expect(f.evidence).toEqual({ smallestClass: 'trouser', smallestTrainCount: 40, trainImages: 840, trainValGap: null });
+      expect(f.evidence).toEqual({ smallestClass: 'trouser', smallestTrainCount: 40, trainImages: 840, trainValGap: null, recallSlopePerDoubling: null });
       expect(f.detail).toMatch(/^The smallest class \(trouser\) has 40 training images;/);
       expect(f.nextStep).toMatch(/starting with trouser/);
     });
@@ -113,6 +114,22 @@ describe('data diagnosis', () => {
 
     it('says nothing once every class has 200 training images', () => {
       expect(rules(run({ profile: profile({ shirt: 800, trouser: 200 }) }))).not.toContain('too-little-data');
+    });
+
+    it('reads a learning curve across classes: recall rising with a class\'s training images fires even with 200+ per class', () => {
+      const train = { a: 250, b: 500, c: 1000, d: 2000 };
+      const recall = { a: 0.6, b: 0.7, c: 0.8, d: 0.9 };
+      const f = only(run({ profile: profile(train), evaluation: evaluation({ recall }) }), 'too-little-data');
+      expect(f.evidence.recallSlopePerDoubling).toBeCloseTo(0.1, 10);
+      expect(f.severity).toBe('warning');
+      expect(f.detail).toMatch(/recall rises 10\.0% per doubling/);
+      expect(recallSlopePerDoubling([{ class: 'a', recall: 0.6 }, { class: 'b', recall: 0.7 }], train)).toBeNull(); // two classes
+    });
+
+    it('stays silent when recall does not follow the class sizes', () => {
+      const train = { a: 250, b: 500, c: 1000, d: 2000 };
+      const recall = { a: 0.9, b: 0.7, c: 0.9, d: 0.7 };
+      expect(rules(run({ profile: profile(train), evaluation: evaluation({ recall }) }))).not.toContain('too-little-data');
     });
   });
 

@@ -34,6 +34,7 @@ describe('diagnose', () => {
       // warning: training, data, evaluation, drift
       'overfitting',
       'label-conflicts',
+      'too-little-data', // bag: 240 training images and the lowest recall
       'seed-variance',
       'uncertainty-rise',
       // info
