@@ -10,6 +10,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import os from 'node:os';
 import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
 import { BENCH_MODELS, type BenchModel, type PredictFigures, type TrainFigures } from './bench-train-worker.js';
 import { FASHION_DIR } from './lib/fashion.js';
 
@@ -22,6 +23,8 @@ const CORES = os.availableParallelism();
 const BATCHES = [1, 16, 256];
 const MODELS = Object.keys(BENCH_MODELS) as BenchModel[];
 const PYTHON = '/usr/bin/python3'; // Debian's python with python3-torch; `python3` on PATH may be another one
+// Children run from the repository root, where `--import tsx` resolves, whatever directory this was started in.
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const WORKER = ['--import', 'tsx', 'scripts/bench-train-worker.ts'];
 const PEER = ['scripts/peer/torch_train.py'];
 
@@ -37,7 +40,9 @@ const torch = (...args: string[]): Command => ({ cmd: PYTHON, args: [...PEER, ..
  * and waits; once all are ready every one is told to go, so the timed windows overlap.
  */
 async function together<T>(commands: Command[], barrier = false): Promise<T[]> {
-  const children = commands.map(({ cmd, args }) => spawn(cmd, barrier ? [...args, '--barrier'] : args, { stdio: ['pipe', 'pipe', 'inherit'] }));
+  const children = commands.map(({ cmd, args }) =>
+    spawn(cmd, barrier ? [...args, '--barrier'] : args, { cwd: ROOT, stdio: [barrier ? 'pipe' : 'ignore', 'pipe', 'inherit'] }),
+  );
   let readyCount = 0;
   try {
     return await Promise.all(
@@ -47,7 +52,7 @@ async function together<T>(commands: Command[], barrier = false): Promise<T[]> {
             let result: T | undefined;
             createInterface({ input: child.stdout! }).on('line', (line) => {
               if (line === 'ready') {
-                if (++readyCount === children.length) for (const c of children) c.stdin!.write('go\n');
+                if (++readyCount === children.length) for (const c of children) c.stdin!.end('go\n');
               } else if (line.startsWith('{')) result = JSON.parse(line) as T;
             });
             child.on('error', reject);
@@ -66,8 +71,12 @@ const one = async <T>(command: Command): Promise<T> => (await together<T>([comma
 const sum = (figures: { samplesPerSecond: number }[]) => figures.reduce((a, f) => a + f.samplesPerSecond, 0);
 const trainArgs = (model: BenchModel) => ['train', '--model', model, '--steps', String(STEPS), '--warmup', String(WARMUP)];
 const fmt = (v: number | undefined, digits = 0) => (v == null || !Number.isFinite(v) ? '—' : v.toFixed(digits));
-const cell = (text: string, width = 28) => text.padStart(width);
-const step = (f: { samplesPerSecond: number; medianStepMs: number }) => `${fmt(f.samplesPerSecond)} (${fmt(f.medianStepMs)} ms/step)`;
+const cell = (text: string, width = 34) => text.padStart(width);
+const cpu = (share: number) => `CPU ${fmt(share, 2)}`;
+const step = (f: { samplesPerSecond: number; medianStepMs: number; cpuShare?: number }) =>
+  `${fmt(f.samplesPerSecond)} (${fmt(f.medianStepMs)} ms/step${f.cpuShare == null ? '' : `, ${cpu(f.cpuShare)}`})`;
+const summed = (figures: { samplesPerSecond: number; cpuShare: number }[]) =>
+  `${fmt(sum(figures))} (${cpu(figures.reduce((a, f) => a + f.cpuShare, 0) / figures.length)} each)`;
 
 const started = performance.now();
 const load0 = os.loadavg()[0];
@@ -76,23 +85,10 @@ console.log(`bench:train — ${STEPS} timed steps after ${WARMUP} warm-up steps 
   `load average ${load0.toFixed(1)} at start`);
 console.log("The reference CNN uses 'same' padding in both engines: Quorum's architecture spec has no 'valid' convolutions.");
 
-// --- Quorum ---------------------------------------------------------------------------------------------------
-const single = new Map<BenchModel, TrainFigures>();
-const machine = new Map<BenchModel, TrainFigures[]>();
-const predictions = new Map<BenchModel, PredictFigures>();
-for (const model of MODELS) {
-  process.stdout.write(`\r  Quorum: ${model}, 1 process…      `);
-  single.set(model, await one<TrainFigures>(quorum(...trainArgs(model), '--bare')));
-  process.stdout.write(`\r  Quorum: ${model}, ${CORES} processes…      `);
-  machine.set(model, await together<TrainFigures>(Array.from({ length: CORES }, (_, i) => quorum(...trainArgs(model), '--seed', String(i + 1))), true));
-  process.stdout.write(`\r  Quorum: ${model}, prediction…      `);
-  predictions.set(model, await one<PredictFigures>(quorum('predict', '--model', model, '--batches', BATCHES.join(','), '--seconds', String(PREDICT_SECONDS))));
-}
-
-// --- PyTorch ----------------------------------------------------------------------------------------------------
 interface PeerTrain {
   samplesPerSecond: number;
   medianStepMs: number;
+  cpuShare: number;
   threads: number;
   torch: string;
 }
@@ -101,67 +97,93 @@ interface PeerPredict {
   threads: number;
   torch: string;
 }
-const peer = new Map<BenchModel, { twoThreads: PeerTrain; oneThread: PeerTrain; machine: PeerTrain[]; predict1: PeerPredict; predictN: PeerPredict }>();
-if (hasPeer) {
-  for (const model of MODELS) {
-    process.stdout.write(`\r  PyTorch: ${model}…                  `);
-    peer.set(model, {
-      twoThreads: await one<PeerTrain>(torch(...trainArgs(model), '--threads', '2')),
-      oneThread: await one<PeerTrain>(torch(...trainArgs(model), '--threads', '1')),
-      machine: await together<PeerTrain>(Array.from({ length: CORES }, (_, i) => torch(...trainArgs(model), '--threads', '1', '--seed', String(i + 1))), true),
-      predict1: await one<PeerPredict>(torch('predict', '--model', model, '--threads', '1', '--batches', BATCHES.join(','), '--seconds', String(PREDICT_SECONDS))),
-      predictN: await one<PeerPredict>(torch('predict', '--model', model, '--threads', String(CORES), '--batches', BATCHES.join(','), '--seconds', String(PREDICT_SECONDS))),
-    });
-  }
+interface Results {
+  single: TrainFigures;
+  machine: TrainFigures[];
+  predict: PredictFigures;
+  peer?: { twoThreads: PeerTrain; oneThread: PeerTrain; machine: PeerTrain[]; predict1: PeerPredict; predict2: PeerPredict };
 }
-process.stdout.write('\r' + ' '.repeat(50) + '\r');
+
+// The engines' measurements alternate, so that a change in the machine's other load mid-run skews both alike.
+const results = new Map<BenchModel, Results>();
+for (const model of MODELS) {
+  const stage = async <T>(what: string, run: () => Promise<T>): Promise<T> => {
+    process.stdout.write(`\r  ${BENCH_MODELS[model].label}: ${what}…`.padEnd(70));
+    return run();
+  };
+  const predictArgs = ['predict', '--model', model, '--batches', BATCHES.join(','), '--seconds', String(PREDICT_SECONDS)];
+  const r: Omit<Partial<Results>, 'peer'> & { peer?: Partial<NonNullable<Results['peer']>> } = {};
+  r.single = await stage('Quorum, 1 process', () => one<TrainFigures>(quorum(...trainArgs(model), '--bare')));
+  if (hasPeer) {
+    r.peer = {};
+    r.peer.oneThread = await stage('PyTorch, 1 thread', () => one<PeerTrain>(torch(...trainArgs(model), '--threads', '1')));
+    r.peer.twoThreads = await stage('PyTorch, 2 threads', () => one<PeerTrain>(torch(...trainArgs(model), '--threads', '2')));
+  }
+  r.machine = await stage(`Quorum, ${CORES} processes`, () =>
+    together<TrainFigures>(Array.from({ length: CORES }, (_, i) => quorum(...trainArgs(model), '--seed', String(i + 1))), true),
+  );
+  if (r.peer) {
+    r.peer.machine = await stage(`PyTorch, ${CORES} processes`, () =>
+      together<PeerTrain>(Array.from({ length: CORES }, (_, i) => torch(...trainArgs(model), '--threads', '1', '--seed', String(i + 1))), true),
+    );
+  }
+  r.predict = await stage('Quorum, prediction', () => one<PredictFigures>(quorum(...predictArgs)));
+  if (r.peer) {
+    r.peer.predict1 = await stage('PyTorch, prediction', () => one<PeerPredict>(torch(...predictArgs, '--threads', '1')));
+    r.peer.predict2 = await stage('PyTorch, prediction', () => one<PeerPredict>(torch(...predictArgs, '--threads', '2')));
+  }
+  results.set(model, r as Results);
+}
+process.stdout.write('\r' + ' '.repeat(70) + '\r');
 
 // --- Report -----------------------------------------------------------------------------------------------------
-const backend = single.get(MODELS[0])!.backend;
-const torchVersion = peer.get(MODELS[0])?.oneThread.torch ?? '';
+const res = (m: BenchModel) => results.get(m)!;
+const backend = res(MODELS[0]).single.backend;
+const torchVersion = res(MODELS[0]).peer?.oneThread.torch ?? '';
 const header = (title: string) => console.log(`\n${title.padEnd(44)}${MODELS.map((m) => cell(`${BENCH_MODELS[m].label} (batch ${BENCH_MODELS[m].batch})`)).join('')}`);
 const row = (label: string, value: (m: BenchModel) => string) => console.log(`${label.padEnd(44)}${MODELS.map((m) => cell(value(m))).join('')}`);
 
-header('Training, samples/s (median step time)');
-row(`Quorum trainMember (${backend}), 1 process`, (m) => step(single.get(m)!));
-row(`  same step without trainMember, 1 process`, (m) => step(single.get(m)!.bare!));
-row(`Quorum, ${CORES} processes × trainMember, summed`, (m) => fmt(sum(machine.get(m)!)));
+header('Training, samples/s');
+console.log("(median step time; CPU = the process's CPU time over the timed steps ÷ their wall time, 1.00 = one core kept busy)");
+row(`Quorum trainMember (${backend}), 1 process`, (m) => step(res(m).single));
+row('  same step without trainMember, 1 process', (m) => step(res(m).single.bare!));
+row(`Quorum, ${CORES} processes × trainMember, summed`, (m) => summed(res(m).machine));
 if (hasPeer) {
-  row(`PyTorch ${torchVersion}, 1 process × 2 threads`, (m) => step(peer.get(m)!.twoThreads));
-  row(`PyTorch, 1 process × 1 thread`, (m) => step(peer.get(m)!.oneThread));
-  row(`PyTorch, ${CORES} processes × 1 thread, summed`, (m) => fmt(sum(peer.get(m)!.machine)));
-  const bestSingle = (m: BenchModel) => Math.max(peer.get(m)!.twoThreads.samplesPerSecond, peer.get(m)!.oneThread.samplesPerSecond);
-  const best = (m: BenchModel) => Math.max(bestSingle(m), sum(peer.get(m)!.machine));
-  row('Quorum ÷ PyTorch, best single process', (m) => `${fmt(single.get(m)!.samplesPerSecond / bestSingle(m), 2)}×`);
-  row("Quorum whole machine ÷ PyTorch's best", (m) => `${fmt(sum(machine.get(m)!) / best(m), 2)}×`);
+  const peerOf = (m: BenchModel) => res(m).peer!;
+  row(`PyTorch ${torchVersion}, 1 process × 2 threads`, (m) => step(peerOf(m).twoThreads));
+  row('PyTorch, 1 process × 1 thread', (m) => step(peerOf(m).oneThread));
+  row(`PyTorch, ${CORES} processes × 1 thread, summed`, (m) => summed(peerOf(m).machine));
+  const bestSingle = (m: BenchModel) => Math.max(peerOf(m).twoThreads.samplesPerSecond, peerOf(m).oneThread.samplesPerSecond);
+  const best = (m: BenchModel) => Math.max(bestSingle(m), sum(peerOf(m).machine));
+  row('Quorum ÷ PyTorch, best single process', (m) => `${fmt(res(m).single.samplesPerSecond / bestSingle(m), 2)}×`);
+  row("Quorum's best ÷ PyTorch's best", (m) => `${fmt(Math.max(res(m).single.samplesPerSecond, sum(res(m).machine)) / best(m), 2)}×`);
 } else {
   console.log('PyTorch peer skipped: needs /usr/bin/python3 with torch (Debian python3-torch), or was turned off with --no-peer');
 }
 
-console.log(`\nWhere a Quorum training step goes (bare step under tf.profile, ms per step and share of the profiled step):`);
+console.log('\nWhere a Quorum training step goes (the step without trainMember under tf.profile; ms per step, share of the step):');
 for (const m of MODELS) {
-  const f = single.get(m)!;
+  const f = res(m).single;
   // "…__op" entries are op scopes (customGrad wrappers) around a kernel listed on its own.
   const top = f.kernels!.filter((k) => !k.name.endsWith('__op')).slice(0, 7);
   console.log(`  ${BENCH_MODELS[m].label}, ${fmt(f.profiledStepMs)} ms/step profiled: ` +
     top.map((k) => `${k.name} ${fmt(k.msPerStep)} (${fmt((100 * k.msPerStep) / f.profiledStepMs!)}%)`).join(', '));
 }
-console.log('  The wasm conv gradients are composite kernels: their time includes the Conv2D, Transpose and Pad they run, which are also counted on their own.');
+console.log('  The wasm conv gradients are composite kernels: their time includes the Conv2D, Transpose and Pad they run, which are also');
+console.log("  listed on their own. trainMember's own cost per step is the gap between its median step and the bare loop's.");
 
-console.log(`\nPrediction, forward only, samples/s (Quorum: inference plan + runner, one member, one thread; PyTorch: eval, no_grad)`);
+console.log('\nPrediction, forward only, samples/s (Quorum: inference plan + runner, one member, one thread; PyTorch: eval, no_grad)');
 console.log(`${''.padEnd(44)}${BATCHES.map((b) => cell(`batch ${b}`, 14)).join('')}`);
+const at = (f: { rows: PredictFigures['rows'] }, b: number) => f.rows.find((r) => r.batch === b)?.samplesPerSecond ?? NaN;
 for (const m of MODELS) {
-  const rows = (figures: { rows: PredictFigures['rows'] }) => BATCHES.map((b) => cell(fmt(figures.rows.find((r) => r.batch === b)?.samplesPerSecond), 14)).join('');
-  console.log(`${`${BENCH_MODELS[m].label}: Quorum (${backend})`.padEnd(44)}${rows(predictions.get(m)!)}`);
-  const p = peer.get(m);
+  const line = (label: string, value: (b: number) => string) => console.log(`${label.padEnd(44)}${BATCHES.map((b) => cell(value(b), 14)).join('')}`);
+  const q = res(m).predict;
+  line(`${BENCH_MODELS[m].label}: Quorum (${backend})`, (b) => fmt(at(q, b)));
+  const p = res(m).peer;
   if (!p) continue;
-  console.log(`${'  PyTorch, 1 thread'.padEnd(44)}${rows(p.predict1)}`);
-  console.log(`${`  PyTorch, ${CORES} threads`.padEnd(44)}${rows(p.predictN)}`);
-  console.log(`${"  Quorum ÷ PyTorch's best".padEnd(44)}${BATCHES.map((b) => {
-    const q = predictions.get(m)!.rows.find((r) => r.batch === b)!.samplesPerSecond;
-    const t = Math.max(...[p.predict1, p.predictN].map((f) => f.rows.find((r) => r.batch === b)!.samplesPerSecond));
-    return cell(`${fmt(q / t, 2)}×`, 14);
-  }).join('')}`);
+  line('  PyTorch, 1 thread', (b) => fmt(at(p.predict1, b)));
+  line('  PyTorch, 2 threads', (b) => fmt(at(p.predict2, b)));
+  line("  Quorum ÷ PyTorch's best", (b) => `${fmt(at(q, b) / Math.max(at(p.predict1, b), at(p.predict2, b)), 2)}×`);
 }
-console.log(`\n${((performance.now() - started) / 1000).toFixed(0)} s in all; load average ${os.loadavg()[0].toFixed(1)} at the end ` +
-  '(other work on the machine skews the figures, and multi-threaded PyTorch suffers most from it).');
+console.log(`\n${((performance.now() - started) / 1000).toFixed(0)} s in all; load average ${os.loadavg()[0].toFixed(1)} at the end. Other work on ` +
+  'the machine skews the figures (multi-threaded PyTorch most); compare within a run, and rerun when the load average was high.');

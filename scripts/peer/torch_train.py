@@ -97,14 +97,18 @@ def train(args: argparse.Namespace) -> dict:
     if args.barrier:
         print("ready", flush=True)
         sys.stdin.readline()
+    cpu0 = time.process_time()
     stamps = [time.perf_counter()]
     for s in range(args.warmup, args.warmup + args.steps):
         step(s)
         stamps.append(time.perf_counter())
+    cpu = time.process_time() - cpu0
     durations = [b - a for a, b in zip(stamps, stamps[1:])]
     return {
         "samplesPerSecond": args.steps * batch / (stamps[-1] - stamps[0]),
         "medianStepMs": statistics.median(durations) * 1000,
+        # CPU time of all the process's threads over the timed steps ÷ their wall time.
+        "cpuShare": cpu / (stamps[-1] - stamps[0]),
         "threads": torch.get_num_threads(),
         "torch": torch.__version__,
     }
