@@ -42,32 +42,16 @@ export interface QueueDeps {
   prefix: string;
 }
 
-/** Creates the producers the API uses. Jobs are retried twice with backoff; finished ones are trimmed. */
+/** Creates the producers the API uses. Ingest and report jobs are retried with backoff; finished jobs are trimmed. */
 export function createQueues({ connection, prefix }: QueueDeps) {
-  const ingest = new Queue<IngestJob>(QUEUE_NAMES.ingest, {
-    connection,
-    prefix,
-    defaultJobOptions: {
-      attempts: 3,
-      backoff: { type: 'exponential', delay: 2000 },
-      removeOnComplete: { age: 24 * 3600, count: 1000 },
-      removeOnFail: { age: 7 * 24 * 3600 },
-    },
-  });
+  // Finished jobs are kept a day (failed ones a week) for inspection, then trimmed.
+  const kept = { removeOnComplete: { age: 24 * 3600, count: 1000 }, removeOnFail: { age: 7 * 24 * 3600 } };
+  const retried = (attempts: number) => ({ attempts, backoff: { type: 'exponential', delay: 2000 }, ...kept });
+  const ingest = new Queue<IngestJob>(QUEUE_NAMES.ingest, { connection, prefix, defaultJobOptions: retried(3) });
   const train = new Queue<TrainJob>(QUEUE_NAMES.train, { connection, prefix });
   const trainMember = new Queue<TrainMemberJob>(QUEUE_NAMES.trainMember, { connection, prefix });
-  const report = new Queue<ReportJob>(QUEUE_NAMES.report, {
-    connection,
-    prefix,
-    defaultJobOptions: {
-      attempts: 2,
-      backoff: { type: 'exponential', delay: 2000 },
-      removeOnComplete: { age: 24 * 3600, count: 1000 },
-      removeOnFail: { age: 7 * 24 * 3600 },
-    },
-  });
+  const report = new Queue<ReportJob>(QUEUE_NAMES.report, { connection, prefix, defaultJobOptions: retried(2) });
   const schedules = new Queue<DriftScheduleJob | DriftOutcomeJob>(QUEUE_NAMES.driftSchedule, { connection, prefix });
-  const kept = { removeOnComplete: { age: 24 * 3600, count: 1000 }, removeOnFail: { age: 7 * 24 * 3600 } };
   const flows = new FlowProducer({ connection, prefix });
   return {
     ingest,

@@ -7,8 +7,7 @@ import { availableParallelism } from 'node:os';
 import * as tf from '@tensorflow/tfjs-core';
 import type { Config } from '../config.js';
 import type { Logger } from '../logger.js';
-import { deserializeModel } from '../models/serialize.js';
-import { isResourceId, keys } from '../storage/keys.js';
+import { isResourceId } from '../storage/keys.js';
 import type { Storage } from '../storage/storage.js';
 import type { ModelManifest } from '../storage/training-manifests.js';
 import { getModel } from '../training/service.js';
@@ -16,7 +15,8 @@ import { createBatcher, type Batcher } from './batcher.js';
 import { ensemblePredictions, type InstancePrediction } from './ensemble.js';
 import { createCapture } from './capture.js';
 import { createInferencePool, type InferencePool } from './inference-pool.js';
-import { planBytes, planFromLayers } from './plan.js';
+import { loadMemberPlans } from './load.js';
+import { planBytes } from './plan.js';
 import { prepareInstances, type Prepared, type RawInstance } from './input.js';
 
 export interface PredictorDeps {
@@ -105,21 +105,7 @@ export function createPredictor(deps: PredictorDeps) {
     const started = performance.now();
     const model = await getModel({ storage }, tenant, id);
     const threads = await inference();
-    const plans = await Promise.all(
-      model.members.map(async (m) => {
-        const [json, weights] = await Promise.all([
-          storage.getBytes(keys.modelMember(tenant, id, m.index, 'model.json')),
-          storage.getBytes(keys.modelMember(tenant, id, m.index, 'weights.bin')),
-        ]);
-        if (!json || !weights) throw new Error(`model ${id} member ${m.index} is missing from storage`);
-        const layers = await deserializeModel({ modelJson: JSON.parse(json.toString('utf8')), weights });
-        try {
-          return planFromLayers(layers);
-        } finally {
-          layers.dispose();
-        }
-      }),
-    );
+    const plans = await loadMemberPlans(storage, model);
     const key = `${tenant}/${id}`;
     // Every thread uploads the weights and runs one blank pass, so the first real request pays no warm-up.
     await threads.load(key, plans);

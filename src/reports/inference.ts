@@ -6,10 +6,8 @@
 import { loadSplit } from '../datasets/read.js';
 import type { SplitData } from '../models/batches.js';
 import { normalisationTable, normaliseInto } from '../models/batches.js';
-import { deserializeModel } from '../models/serialize.js';
-import { planFromLayers } from '../prediction/plan.js';
+import { loadMemberPlans } from '../prediction/load.js';
 import { createEnsembleRunner, type EnsembleRunner } from '../prediction/runtime.js';
-import { keys } from '../storage/keys.js';
 import type { DatasetManifest } from '../storage/manifests.js';
 import type { Storage } from '../storage/storage.js';
 import type { ModelManifest } from '../storage/training-manifests.js';
@@ -25,22 +23,7 @@ export interface Scored {
 
 /** Loads the model's members from storage into a runner on this thread's backend; dispose it when done. */
 export async function loadRunner(storage: Storage, model: ModelManifest): Promise<EnsembleRunner> {
-  const plans = await Promise.all(
-    model.members.map(async (m) => {
-      const [json, weights] = await Promise.all([
-        storage.getBytes(keys.modelMember(model.tenant, model.id, m.index, 'model.json')),
-        storage.getBytes(keys.modelMember(model.tenant, model.id, m.index, 'weights.bin')),
-      ]);
-      if (!json || !weights) throw new Error(`model ${model.id} member ${m.index} is missing from storage`);
-      const layers = await deserializeModel({ modelJson: JSON.parse(json.toString('utf8')), weights });
-      try {
-        return planFromLayers(layers);
-      } finally {
-        layers.dispose();
-      }
-    }),
-  );
-  return createEnsembleRunner(plans);
+  return createEnsembleRunner(await loadMemberPlans(storage, model));
 }
 
 /** Runs `count` uint8 samples (at the model's input size) through the runner; `features` also keeps the embeddings. */
