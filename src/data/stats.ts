@@ -61,6 +61,18 @@ export function summarize(values: ArrayLike<number>): {
   return { min: sorted[0], max: sorted[count - 1], mean: sum / count, median, count };
 }
 
+/** Mean and sample standard deviation (n − 1; 0 for fewer than two values): the spread of seeds one could have drawn. */
+export function meanAndSampleStd(values: ArrayLike<number>): { mean: number; std: number } {
+  const n = values.length;
+  let sum = 0;
+  for (let i = 0; i < n; i++) sum += values[i];
+  const mean = sum / n;
+  if (n < 2) return { mean, std: 0 };
+  let sq = 0;
+  for (let i = 0; i < n; i++) sq += (values[i] - mean) ** 2;
+  return { mean, std: Math.sqrt(sq / (n - 1)) };
+}
+
 /**
  * Largest class count over the smallest, among classes with at least one sample (1 means balanced). Empty
  * classes are left out so the ratio stays a finite, comparable number; callers flag empty classes separately.

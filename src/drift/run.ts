@@ -73,7 +73,7 @@ export async function runDrift(storage: Storage, report: DriftReport): Promise<D
     predictedLabels: { reference: frequencies(ref.probs, ref.count), current: frequencies(cur.probs, cur.count) },
     histograms: [
       ...Object.keys(ref.imageStats).map((s) => pairedHistogram(s, ref.imageStats[s], cur.imageStats[s])),
-      pairedHistogram('confidence', confidences(ref.probs, K), confidences(cur.probs, K)),
+      pairedHistogram('confidence', ref.confidence, cur.confidence),
       pairedHistogram('entropy', ref.entropy, cur.entropy),
     ],
   };
@@ -95,8 +95,8 @@ function take(samples: Samples, indices: number[], model: ModelManifest): Sample
   return { count: indices.length, pixels };
 }
 
-/** The battery's view of one side: per-sample entropy and disagreement from the members, and image statistics. */
-function side(scored: Scored, samples: Samples, model: ModelManifest): Side {
+/** The battery's view of one side (entropy and disagreement from the members, image statistics), plus each sample's confidence. */
+function side(scored: Scored, samples: Samples, model: ModelManifest): Side & { confidence: Float64Array } {
   const K = model.classes.length;
   const n = scored.count;
   const entropy = new Float64Array(n);
@@ -107,7 +107,15 @@ function side(scored: Scored, samples: Samples, model: ModelManifest): Side {
     entropy[i] = h;
     mutualInformation[i] = Math.max(0, h - expected);
   }
-  return { count: n, probs: scored.ensemble, entropy, mutualInformation, features: scored.features!, imageStats: imageStatistics(samples.pixels, n, model.input) };
+  return {
+    count: n,
+    probs: scored.ensemble,
+    entropy,
+    mutualInformation,
+    confidence: confidences(scored.ensemble, K),
+    features: scored.features!,
+    imageStats: imageStatistics(samples.pixels, n, model.input),
+  };
 }
 
 function rowEntropy(p: Float32Array, offset: number, K: number): number {
@@ -122,11 +130,11 @@ function confidences(probs: Float32Array, K: number): Float64Array {
   return out;
 }
 
-function summary(s: Side) {
+function summary(s: Side & { confidence: Float64Array }) {
   const mean = (xs: ArrayLike<number>) => {
     let sum = 0;
     for (let i = 0; i < xs.length; i++) sum += xs[i];
     return sum / Math.max(1, xs.length);
   };
-  return { entropy: mean(s.entropy), mutualInformation: mean(s.mutualInformation), confidence: mean(confidences(s.probs, s.probs.length / s.count)) };
+  return { entropy: mean(s.entropy), mutualInformation: mean(s.mutualInformation), confidence: mean(s.confidence) };
 }

@@ -2,6 +2,7 @@
  * Computes an evaluation: the ensemble and each member scored on a labelled split, calibration, seed variance, the
  * learning curves of the run that made the model, and the diagnosis over all of it.
  */
+import { meanAndSampleStd } from '../data/stats.js';
 import { diagnose } from '../diagnosis/diagnose.js';
 import { getDataset } from '../datasets/service.js';
 import { labelMap, loadRunner, loadSamples, scoreSamples } from '../reports/inference.js';
@@ -12,10 +13,6 @@ import { memberRecordSchema, type MemberRecord, type ModelManifest } from '../st
 import { getModel } from '../training/service.js';
 import { calibration } from './calibration.js';
 import { classificationMetrics } from './metrics.js';
-
-const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
-/** Sample standard deviation (n − 1): the members are a sample of the seeds one could have drawn. */
-const sampleStd = (xs: number[]) => (xs.length < 2 ? 0 : Math.sqrt(xs.reduce((a, x) => a + (x - mean(xs)) ** 2, 0) / (xs.length - 1)));
 
 /** The run's member records (per-epoch history, stop reason), or none when the run is gone. */
 export async function runMembers(storage: Storage, model: ModelManifest): Promise<MemberRecord[]> {
@@ -43,13 +40,13 @@ export async function runEvaluation(storage: Storage, report: Evaluation): Promi
     const m = classificationMetrics(probs, labels, model.classes);
     return { index: model.members[i].index, seed: model.members[i].seed, accuracy: m.accuracy, nll: m.nll };
   });
-  const accuracies = members.map((m) => m.accuracy);
+  const seeds = meanAndSampleStd(members.map((m) => m.accuracy));
   const metrics: EvaluationMetrics = {
     ...ensemble,
     calibration: calibration(scored.ensemble, labels, model.classes.length),
     members,
-    memberAccuracy: { mean: mean(accuracies), std: sampleStd(accuracies) },
-    ensembleGain: ensemble.accuracy - mean(accuracies),
+    memberAccuracy: seeds,
+    ensembleGain: ensemble.accuracy - seeds.mean,
   };
   const history = await runMembers(storage, model);
   const trainingDataset = report.datasetId === model.datasetId ? dataset : await getDataset({ storage }, report.tenant, model.datasetId).catch(() => null);

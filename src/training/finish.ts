@@ -3,6 +3,7 @@
  * otherwise the members' validation probabilities are averaged into the ensemble's, and the model is registered
  * (member files copied under the model, the manifest written last).
  */
+import { meanAndSampleStd } from '../data/stats.js';
 import { getDataset } from '../datasets/service.js';
 import { loadSplit } from '../datasets/read.js';
 import { meanProbabilities, probabilityMetrics } from '../models/evaluate.js';
@@ -17,14 +18,6 @@ import {
   type ModelManifest,
   type RunManifest,
 } from '../storage/training-manifests.js';
-
-const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
-/** Sample standard deviation (n − 1): members are a sample of the seeds one could have drawn. */
-const std = (xs: number[]) => {
-  if (xs.length < 2) return 0;
-  const m = mean(xs);
-  return Math.sqrt(xs.reduce((a, x) => a + (x - m) ** 2, 0) / (xs.length - 1));
-};
 
 /** Updates the run record (the only writers are the API and this module). */
 export async function updateRun(storage: Storage, run: RunManifest, patch: Partial<RunManifest>): Promise<RunManifest> {
@@ -75,6 +68,7 @@ export async function finishRun(storage: Storage, tenant: string, jobId: string)
   const ensemble = val.count > 0 ? probabilityMetrics(meanProbabilities(probs), val.labels, numClasses) : null;
   const accs = members.map((m) => m.metrics?.valAccuracy).filter((a): a is number => typeof a === 'number');
 
+  const seeds = meanAndSampleStd(accs);
   const modelId = newId('mdl');
   for (const m of members) {
     for (const file of ['model.json', 'weights.bin'] as const) {
@@ -103,8 +97,8 @@ export async function finishRun(storage: Storage, tenant: string, jobId: string)
     metrics: {
       ensembleValAccuracy: ensemble?.accuracy ?? null,
       ensembleValLoss: ensemble?.loss ?? null,
-      memberValAccuracyMean: accs.length ? mean(accs) : null,
-      memberValAccuracyStd: accs.length ? std(accs) : null,
+      memberValAccuracyMean: accs.length ? seeds.mean : null,
+      memberValAccuracyStd: accs.length ? seeds.std : null,
       valSamples: val.count,
     },
     config: run.config,

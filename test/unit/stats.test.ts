@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { channelStats, imbalanceRatio, summarize } from '../../src/data/stats.js';
+import { channelStats, imbalanceRatio, summarize, meanAndSampleStd } from '../../src/data/stats.js';
 
 describe('channel statistics', () => {
   // Three samples of two RGB pixels each; sample 1 holds values that would change every statistic.
@@ -70,5 +70,13 @@ describe('class imbalance ratio', () => {
   it('leaves empty classes out for the caller to flag', () => {
     expect(imbalanceRatio([10, 5, 0])).toBe(2);
     expect(imbalanceRatio([0, 0])).toBeNaN();
+  });
+});
+
+describe('mean and sample standard deviation', () => {
+  it('divides the squared deviations by n − 1, and gives 0 for a single value', () => {
+    // Deviations from 5 are −3, −1, 1, 3: squares sum to 20, over 3 → √(20/3).
+    expect(meanAndSampleStd([2, 4, 6, 8])).toEqual({ mean: 5, std: Math.sqrt(20 / 3) });
+    expect(meanAndSampleStd([0.8])).toEqual({ mean: 0.8, std: 0 });
   });
 });
