@@ -7,6 +7,12 @@ import * as tf from '@tensorflow/tfjs-core';
 import { registerWasmConv2DFilterGradient } from './conv-grad.js';
 import { registerWasmConv2DInputGradient } from './conv-input-grad.js';
 import { registerBatchNormGradient } from './batchnorm-grad.js';
+import { registerWasmMaxPoolGradient } from './pool-grad.js';
+import { registerWasmReductions } from './reduce-kernels.js';
+import { registerWasmMatMul } from './matmul-kernel.js';
+import { registerWasmIdentity } from './identity-kernel.js';
+import { registerWasmChannelKernels } from './channel-kernels.js';
+import { attachSimdKernels, type HeapBackend } from './simd-kernels.js';
 // tfjs-core's Node bundle registers no gradients by itself; tfjs-layers' bundle does on import (same tfjs-core instance),
 // so training never depends on whether some other module happened to import tfjs-layers first.
 import '@tensorflow/tfjs-layers';
@@ -68,6 +74,7 @@ const wasmCandidate: Candidate = {
   load: async () => {
     await loadWasm();
     await activate('wasm');
+    await attachHeapKernels();
     const simd = Boolean(await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT'));
     const threads = Boolean(await tf.env().getAsync('WASM_HAS_MULTITHREAD_SUPPORT'));
     const device = `cpu (wasm${simd ? ' simd' : ''}${threads ? ' threads' : ''})`;
@@ -134,6 +141,7 @@ export async function withBackend<T>(name: 'cpu' | 'wasm', fn: () => Promise<T> 
   // getBackend() is undefined before any backend was set; there is then nothing to restore.
   const previous = tf.getBackend() as string | undefined;
   await activate(name);
+  if (name === 'wasm') await attachHeapKernels();
   try {
     return await fn();
   } finally {
@@ -143,12 +151,30 @@ export async function withBackend<T>(name: 'cpu' | 'wasm', fn: () => Promise<T> 
 
 /**
  * Registers the wasm backend, the filter-gradient kernel it lacks (without which conv nets cannot train), and an
- * input-gradient kernel that runs on XNNPACK instead of wasm's scalar loop.
+ * input-gradient kernel that runs on XNNPACK instead of wasm's scalar loop, and a max-pool gradient that streams
+ * through memory once.
  */
 async function loadWasm(): Promise<void> {
   await import('@tensorflow/tfjs-backend-wasm');
   registerWasmConv2DFilterGradient();
   registerWasmConv2DInputGradient();
+  registerWasmMaxPoolGradient();
+  registerWasmReductions();
+  registerWasmMatMul();
+  registerWasmIdentity();
+  registerWasmChannelKernels();
+}
+
+/**
+ * Attaches the SIMD heap kernels (simd-kernels.ts) to the initialised wasm backend. Without them the kernels that
+ * use them fall back to JavaScript loops, so a failure here (no WebAssembly SIMD) costs speed, not correctness.
+ */
+async function attachHeapKernels(): Promise<void> {
+  try {
+    await attachSimdKernels(tf.findBackend('wasm') as unknown as HeapBackend);
+  } catch {
+    // Kept on the JS paths; the backend description already says whether SIMD is there.
+  }
 }
 
 async function activate(name: string): Promise<void> {

@@ -17,6 +17,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { backend_util, getKernel, registerKernel, unregisterKernel } from '@tensorflow/tfjs-core';
 import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
+import { simdKernelsFor, type HeapBackend } from './simd-kernels.js';
 
 const KERNEL = 'Conv2DBackpropInput';
 const BACKEND = 'wasm';
@@ -29,10 +30,10 @@ interface InputGradAttrs {
   inputShape: [number, number, number, number];
 }
 
-const kernelFunc: KernelFunc = ({ inputs, attrs }) => {
+const kernelFunc: KernelFunc = ({ inputs, attrs, backend }) => {
   const { dy, filter } = inputs;
   if (dy == null || filter == null) throw new Error('Conv2DBackpropInput needs inputs dy and filter.');
-  return conv2dInputGradient(dy, filter, attrs as unknown as InputGradAttrs);
+  return conv2dInputGradient(dy, filter, attrs as unknown as InputGradAttrs, backend as unknown as HeapBackend);
 };
 
 /** Puts the forward-convolution `Conv2DBackpropInput` in place of wasm's scalar one; calling again changes nothing. */
@@ -46,7 +47,7 @@ export function registerWasmConv2DInputGradient(): void {
 export const isWasmConv2DInputGradientRegistered = () => getKernel(KERNEL, BACKEND)?.kernelFunc === kernelFunc;
 
 /** dx for an NHWC conv2d with dilation 1, computed as one forward convolution (see the file header). */
-function conv2dInputGradient(dyInfo: TensorInfo, filterInfo: TensorInfo, attrs: InputGradAttrs): tf.Tensor4D {
+function conv2dInputGradient(dyInfo: TensorInfo, filterInfo: TensorInfo, attrs: InputGradAttrs, heap: HeapBackend): TensorInfo {
   const { strides, pad, dataFormat, dimRoundingMode, inputShape } = attrs;
   if (dataFormat !== 'NHWC') {
     throw new Error(`Conv2DBackpropInput on wasm supports dataFormat NHWC only (got ${dataFormat}).`);
@@ -60,6 +61,8 @@ function conv2dInputGradient(dyInfo: TensorInfo, filterInfo: TensorInfo, attrs: 
         'dilated convolutions are not supported in this gradient.',
     );
   }
+  const simd = simdKernelsFor(heap);
+  if (simd && filterShape[2] === 1 && filterShape[3] % 4 === 0) return inputGradientOneChannel(heap, simd, dyInfo, filterInfo, info);
   return tf.tidy(() => {
     const dy = asTensor(dyInfo) as tf.Tensor4D;
     const w = asTensor(filterInfo) as tf.Tensor4D;
@@ -93,6 +96,35 @@ function conv2dInputGradient(dyInfo: TensorInfo, filterInfo: TensorInfo, attrs: 
     ];
     return tf.conv2d(dyd, turned, 1, padding, 'NHWC');
   });
+}
+
+/**
+ * One input channel (a grey image's first layer): XNNPACK runs the 1-output-channel convolution above at about
+ * 1 GMAC/s, so a SIMD kernel scatters each output pixel's dot products with the filter taps into a zeroed, padded
+ * frame large enough for every window (as in conv-grad.ts), and the frame is cropped to x.
+ */
+function inputGradientOneChannel(
+  heap: HeapBackend,
+  simd: NonNullable<ReturnType<typeof simdKernelsFor>>,
+  dyInfo: TensorInfo,
+  filterInfo: TensorInfo,
+  info: backend_util.Conv2DInfo,
+): TensorInfo {
+  const { batchSize: n, inHeight: h, inWidth: w, outHeight: oh, outWidth: ow, outChannels: co } = info;
+  const { strideHeight: sh, strideWidth: sw, filterHeight: kh, filterWidth: kw } = info;
+  const { top, left } = info.padInfo;
+  const hp = Math.max(top + h, (oh - 1) * sh + kh);
+  const wp = Math.max(left + w, (ow - 1) * sw + kw);
+  const frameInfo = heap.makeOutput([n, hp, wp, 1], 'float32');
+  heap.typedArrayFromHeap(frameInfo).fill(0);
+  simd.convIn1InputGrad(heap.getMemoryOffset(dyInfo.dataId), heap.getMemoryOffset(filterInfo.dataId), heap.getMemoryOffset(frameInfo.dataId),
+    n, hp, wp, oh, ow, kh, kw, sh, sw, co);
+  const frame = asTensor(frameInfo);
+  try {
+    return tf.slice(frame, [0, top, left, 0], [n, h, w, 1]);
+  } finally {
+    frame.dispose();
+  }
 }
 
 /**

@@ -108,6 +108,11 @@ const EXTRA: ConvCase[] = [
     batch: 3, height: 9, width: 7, inChannels: 3, outChannels: 2, kernel: 3, stride: 2,
     pad: [[0, 0], [1, 2], [0, 1], [0, 0]],
   },
+  // One input channel with 4k output channels takes the SIMD kernels (simd-kernels.ts): uneven strides, explicit
+  // asymmetric padding, and a kernel wider than tall.
+  { batch: 3, height: 9, width: 7, inChannels: 1, outChannels: 4, kernel: 3, stride: [2, 1], pad: 'same' },
+  { batch: 2, height: 8, width: 9, inChannels: 1, outChannels: 12, kernel: 3, stride: [1, 2], pad: [[0, 0], [2, 0], [1, 2], [0, 0]] },
+  { batch: 2, height: 10, width: 10, inChannels: 1, outChannels: 8, kernel: 5, stride: 3, pad: 'valid' },
   // Kernel as large as the input: the output is 1×1 and the gradient filter is a single tap.
   { batch: 4, height: 5, width: 5, inChannels: 2, outChannels: 3, kernel: 5, stride: 2, pad: 'valid' },
 ];
