@@ -61,19 +61,25 @@ function wrapArithmetic(name: Arithmetic, original: KernelFunc): KernelFunc {
     const vectorFirst = !aBig;
     const v = heap.typedArrayFromHeap(small).slice();
     return runAffine(heap, simd, big, view.rows, view.cols, (m, scale, shift) => {
+      // Shifts of −0 keep the sign of a zero result: (+0) + (−0) = +0 and (−0) + (−0) = −0.
       if (name === 'Multiply') {
         m.fill(0);
         scale.set(v);
-        shift.fill(0);
+        shift.fill(-0);
       } else if (name === 'Add') {
         m.fill(0);
         scale.fill(1);
         shift.set(v);
+      } else if (vectorFirst) {
+        // v − x = (x − 0)·(−1) + v: one rounding, and the signs of zeros as in v − x.
+        m.fill(0);
+        scale.fill(-1);
+        shift.set(v);
       } else {
-        // x − v = (x − v)·1; v − x = (x − v)·(−1)
+        // x − v = (x − v)·1 + (−0)
         m.set(v);
-        scale.fill(vectorFirst ? -1 : 1);
-        shift.fill(0);
+        scale.fill(1);
+        shift.fill(-0);
       }
     });
   };

@@ -41,7 +41,7 @@ function wrap(name: Reduction, original: KernelFunc): KernelFunc {
     const view = x.dtype === 'float32' ? leadingAxesReduction(x.shape, axis) : null;
     const heap = backend as unknown as HeapBackend;
     const simd = simdKernelsFor(heap);
-    if (!view || !simd || view.cols % 4 !== 0 || view.rows === 0) return original(args);
+    if (!view || !simd || view.cols === 0 || view.cols % 4 !== 0 || view.rows === 0) return original(args);
     const rest = x.shape.slice(view.keep);
     const outShape = keepDims ? [...x.shape.slice(0, view.keep).map(() => 1), ...rest] : rest;
     const out = heap.makeOutput(outShape, 'float32');

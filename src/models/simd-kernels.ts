@@ -58,8 +58,8 @@ const WAT = String.raw`
       (br $bl))))
 
   ;; y[r*cols + c] = (x[r*cols + c] - m[c]) * a[c] + b[c], for cols % 4 == 0 (y may be x). With m = 0, a = v,
-  ;; b = 0 this is x * v; with m = 0, a = 1, b = v it is x + v; with m = v, a = +-1, b = 0 it is x - v or v - x,
-  ;; each rounded once, as the plain operation would be.
+  ;; b = -0 this is x * v; with m = 0, a = 1, b = v it is x + v; with m = v, a = 1, b = -0 it is x - v; with m = 0,
+  ;; a = -1, b = v it is v - x: each rounded once, signed zeros included, as the plain operation would be.
   (func (export "affine_rows") (param $x i32) (param $m i32) (param $a i32) (param $b i32) (param $y i32)
       (param $rows i32) (param $cols i32)
     (local $end i32) (local $c i32) (local $off i32) (local $cb i32)
