@@ -26,6 +26,14 @@ export const augmentationSchema = z
       .max(1)
       .default(0.5)
       .describe('Chance that each enabled transform is applied to each image, independently.'),
+    testTimeFlip: z
+      .boolean()
+      .default(false)
+      .describe(
+        'Test-time augmentation: every member answers with the mean of its probabilities for the image and its mirror ' +
+          'image, in predictions and reports alike (twice the inference work). Not read by augmentBatch; meant for ' +
+          'models trained with horizontalFlip.',
+      ),
     materialize: z
       .boolean()
       .default(false)

@@ -28,6 +28,8 @@ export interface BackendInfo {
   device: string;
   simd?: boolean;
   threads?: boolean;
+  /** wasm only: whether the project's SIMD training kernels (simd-kernels.ts) run on the backend's heap. */
+  heapKernels?: boolean;
   /** One line per earlier candidate that could not be used, in the order they were tried. */
   fallbackReasons: string[];
 }
@@ -74,11 +76,11 @@ const wasmCandidate: Candidate = {
   load: async () => {
     await loadWasm();
     await activate('wasm');
-    await attachHeapKernels();
+    const heapKernels = await attachHeapKernels();
     const simd = Boolean(await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT'));
     const threads = Boolean(await tf.env().getAsync('WASM_HAS_MULTITHREAD_SUPPORT'));
     const device = `cpu (wasm${simd ? ' simd' : ''}${threads ? ' threads' : ''})`;
-    return { name: 'wasm', package: WASM, device, simd, threads };
+    return { name: 'wasm', package: WASM, device, simd, threads, heapKernels };
   },
 };
 
@@ -166,14 +168,16 @@ async function loadWasm(): Promise<void> {
 }
 
 /**
- * Attaches the SIMD heap kernels (simd-kernels.ts) to the initialised wasm backend. Without them the kernels that
- * use them fall back to JavaScript loops, so a failure here (no WebAssembly SIMD) costs speed, not correctness.
+ * Attaches the SIMD heap kernels (simd-kernels.ts) to the initialised wasm backend; false when that fails. Without
+ * them the kernels that use them fall back to JavaScript loops or the backend's own kernels, so a failure (no
+ * WebAssembly SIMD) costs speed, not correctness; `heapKernels` in the backend description says which it is.
  */
-async function attachHeapKernels(): Promise<void> {
+async function attachHeapKernels(): Promise<boolean> {
   try {
     await attachSimdKernels(tf.findBackend('wasm') as unknown as HeapBackend);
+    return true;
   } catch {
-    // Kept on the JS paths; the backend description already says whether SIMD is there.
+    return false;
   }
 }
 

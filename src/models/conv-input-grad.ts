@@ -119,12 +119,18 @@ function inputGradientOneChannel(
   heap.typedArrayFromHeap(frameInfo).fill(0);
   simd.convIn1InputGrad(heap.getMemoryOffset(dyInfo.dataId), heap.getMemoryOffset(filterInfo.dataId), heap.getMemoryOffset(frameInfo.dataId),
     n, hp, wp, oh, ow, kh, kw, sh, sw, co);
-  const frame = asTensor(frameInfo);
-  try {
-    return tf.slice(frame, [0, top, left, 0], [n, h, w, 1]);
-  } finally {
-    frame.dispose();
+  // Crop the frame to x row by row (tfjs-backend-wasm's Slice copies the whole input out of the heap first).
+  const dx = heap.makeOutput([n, h, w, 1], 'float32');
+  const frame = heap.typedArrayFromHeap(frameInfo);
+  const out = heap.typedArrayFromHeap(dx);
+  for (let b = 0; b < n; b++) {
+    for (let r = 0; r < h; r++) {
+      const from = (b * hp + top + r) * wp + left;
+      out.set(frame.subarray(from, from + w), (b * h + r) * w);
+    }
   }
+  heap.disposeData(frameInfo.dataId, true);
+  return dx;
 }
 
 /**

@@ -6,16 +6,13 @@
  */
 import { getKernel, registerKernel, unregisterKernel } from '@tensorflow/tfjs-core';
 import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
+import type { HeapBackend } from './simd-kernels.js';
 
 const BACKEND = 'wasm';
 
 interface MatMulAttrs {
   transposeA: boolean;
   transposeB: boolean;
-}
-
-interface DisposingBackend {
-  disposeData(dataId: object, force?: boolean): boolean;
 }
 
 let wrapped: KernelFunc | null = null;
@@ -43,7 +40,7 @@ function wrap(original: KernelFunc): KernelFunc {
     try {
       return original({ ...args, inputs: { ...inputs, a: plainA, b: plainB }, attrs: { ...attrs, transposeA: false, transposeB: false } });
     } finally {
-      for (const t of temporaries) (backend as unknown as DisposingBackend).disposeData(t.dataId, true);
+      for (const t of temporaries) (backend as unknown as HeapBackend).disposeData(t.dataId, true);
     }
   };
 }

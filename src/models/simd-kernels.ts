@@ -313,6 +313,7 @@ export interface HeapBackend {
   makeOutput(shape: number[], dtype: 'float32'): TensorInfo;
   typedArrayFromHeap(t: TensorInfo): Float32Array;
   getMemoryOffset(dataId: DataId): number;
+  disposeData(dataId: DataId, force?: boolean): boolean;
 }
 
 /** Assembles the module (once per process); throws if this JS engine lacks WebAssembly SIMD. */

@@ -162,7 +162,9 @@ export async function trainMember(input: TrainInput): Promise<TrainResult> {
   const classWeights = resolveClassWeights(t.classWeights, counts, { imbalanceThreshold: t.imbalanceThreshold });
   const optimizer = t.optimizer === 'adam' ? tf.train.adam(t.learningRate) : tf.train.momentum(t.learningRate, t.momentum);
   const plateau = t.schedule.type === 'plateau' ? createPlateauTracker(t.schedule, t.learningRate, input.resume?.plateau ?? undefined) : null;
-  const augmenting = Object.entries(aug).some(([k, v]) => k !== 'materialize' && k !== 'probability' && v !== false && v !== 0);
+  // Options that are not training-time transforms do not make a run "augmenting".
+  const notTransforms = new Set(['materialize', 'probability', 'testTimeFlip']);
+  const augmenting = Object.entries(aug).some(([k, v]) => !notTransforms.has(k) && v !== false && v !== 0);
 
   const history: EpochLog[] = [...(input.resume?.history ?? [])];
   let best = input.resume?.best ?? null;

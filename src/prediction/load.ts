@@ -16,7 +16,7 @@ export async function loadMemberPlans(storage: Storage, model: ModelManifest): P
       if (!json || !weights) throw new Error(`model ${model.id} member ${m.index} is missing from storage`);
       const layers = await deserializeModel({ modelJson: JSON.parse(json.toString('utf8')), weights });
       try {
-        return planFromLayers(layers);
+        return { ...planFromLayers(layers), testTimeFlip: model.config.augmentation.testTimeFlip };
       } finally {
         layers.dispose();
       }

@@ -39,6 +39,8 @@ export interface MemberPlan {
   ops: PlanOp[];
   /** Classes the final op emits per instance. */
   outputs: number;
+  /** Answer with the mean of the probabilities for the instance and its mirror image (augmentation.testTimeFlip). */
+  testTimeFlip?: boolean;
 }
 
 /** A layer the planner cannot express; the model was not built by Quorum's architecture module. */

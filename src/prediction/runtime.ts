@@ -13,7 +13,8 @@ export interface EnsembleRunner {
   outputs: number;
   /**
    * Runs `n` instances (row-major NHWC in `x`) through every member; returns M × n × K probabilities, member-major:
-   * member m's row for instance i starts at (m·n + i)·K.
+   * member m's row for instance i starts at (m·n + i)·K. A member whose plan has `testTimeFlip` answers with the mean
+   * of its rows for the instance and the instance mirrored left to right.
    */
   run(x: Float32Array, n: number): Float32Array;
   /** Values per instance that `features` returns: the width of member 0's penultimate layer. */
@@ -68,7 +69,13 @@ export function createEnsembleRunner(plans: MemberPlan[]): EnsembleRunner {
       return read(
         tf.tidy(() => {
           const input = tf.tensor4d(x, [n, height, width, channels]);
-          const probs = members.map((steps) => steps.reduce((h, step) => step(h), input as tf.Tensor));
+          let mirrored: tf.Tensor | null = null;
+          const forward = (steps: Step[], h: tf.Tensor) => steps.reduce((a, step) => step(a), h);
+          const probs = members.map((steps, m) => {
+            if (!plans[m].testTimeFlip) return forward(steps, input);
+            mirrored ??= tf.reverse(input, 2);
+            return tf.mul(tf.add(forward(steps, input), forward(steps, mirrored)), 0.5);
+          });
           return probs.length === 1 ? probs[0] : tf.concat(probs, 0);
         }),
       );

@@ -94,6 +94,7 @@ describe('augmentation options', () => {
       gaussianNoise: 0,
       cutout: 0,
       probability: 0.5,
+      testTimeFlip: false,
       materialize: false,
     });
   });

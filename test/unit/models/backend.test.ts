@@ -18,7 +18,7 @@ const hasTfjsNode = installed('@tensorflow/tfjs-node') || installed('@tensorflow
 describe('backend selection', () => {
   it.skipIf(hasTfjsNode)('falls back to wasm when neither tfjs-node package is installed, saying why', async () => {
     const info = await selectBackend('auto');
-    expect(info).toMatchObject({ name: 'wasm', package: '@tensorflow/tfjs-backend-wasm', simd: true, threads: false });
+    expect(info).toMatchObject({ name: 'wasm', package: '@tensorflow/tfjs-backend-wasm', simd: true, threads: false, heapKernels: true });
     expect(info.device).toBe('cpu (wasm simd)');
     expect(info.fallbackReasons).toEqual([
       '@tensorflow/tfjs-node-gpu: not installed',

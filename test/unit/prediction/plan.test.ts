@@ -124,4 +124,39 @@ describe('inference plans', () => {
     expect(tf.memory().numTensors).toBe(before);
     model.dispose();
   });
+
+  it('with testTimeFlip, answer with the mean of the instance and its mirror image, member by member', () => {
+    const models = [11, 12].map((seed) => buildModel(base, shape, seed));
+    const plans = models.map(planFromLayers);
+    const n = 3;
+    const [h, w, c] = [shape.height, shape.width, shape.channels];
+    const x = inputs(n, h * w * c, 5);
+    // The same instances mirrored left to right, by hand (NHWC: reverse each row's columns).
+    const mirrored = new Float32Array(x.length);
+    for (let i = 0; i < n; i++)
+      for (let r = 0; r < h; r++)
+        for (let col = 0; col < w; col++)
+          for (let k = 0; k < c; k++) mirrored[((i * h + r) * w + (w - 1 - col)) * c + k] = x[((i * h + r) * w + col) * c + k];
+    const plain = createEnsembleRunner(plans);
+    const a = plain.run(x, n);
+    const b = plain.run(mirrored, n);
+    plain.dispose();
+    // Member 0 flips at test time, member 1 does not.
+    const before = tf.memory().numTensors;
+    const tta = createEnsembleRunner([{ ...plans[0], testTimeFlip: true }, plans[1]]);
+    const got = tta.run(x, n);
+    tta.dispose();
+    expect(tf.memory().numTensors).toBe(before);
+    const k = shape.numClasses;
+    let worst = 0;
+    for (let j = 0; j < n * k; j++) {
+      worst = Math.max(worst, Math.abs(got[j] - (a[j] + b[j]) / 2), Math.abs(got[n * k + j] - a[n * k + j]));
+    }
+    expect(worst).toBeLessThan(1e-6);
+    // The flip matters for these random weights, so the test would see a member that ignored it.
+    let moved = 0;
+    for (let j = 0; j < n * k; j++) moved = Math.max(moved, Math.abs(a[j] - b[j]));
+    expect(moved).toBeGreaterThan(1e-3);
+    models.forEach((m) => m.dispose());
+  });
 });
