@@ -6,11 +6,11 @@
  * (7 ms for 128×28×28×32 times 32 values, measured) and `FusedBatchNorm` at 14 ms for the same tensor. Every other
  * shape, dtype or broadcast goes to the backend's own kernel, which stays registered underneath.
  */
-import { getKernel, registerKernel, unregisterKernel, util } from '@tensorflow/tfjs-core';
-import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
+import { util } from '@tensorflow/tfjs-core';
+import type { KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
 import { simdKernelsFor, type HeapBackend, type SimdKernels } from './simd-kernels.js';
+import { areWasmKernelsWrapped, wrapWasmKernel } from './wasm-kernel-wrap.js';
 
-const BACKEND = 'wasm';
 type Arithmetic = 'Multiply' | 'Add' | 'Sub';
 
 /** A float32 vector of C values, with nothing but leading 1s before it, broadcast against a float32 [..., C]. */
@@ -113,23 +113,11 @@ function wrapBatchNorm(original: KernelFunc): KernelFunc {
   };
 }
 
-const wrapped = new Map<string, KernelFunc>();
-
-function replace(name: string, make: (original: KernelFunc) => KernelFunc): void {
-  const existing = getKernel(name, BACKEND);
-  if (existing == null || existing.kernelFunc === wrapped.get(name)) return;
-  const kernelFunc = make(existing.kernelFunc);
-  wrapped.set(name, kernelFunc);
-  unregisterKernel(name, BACKEND);
-  registerKernel({ ...existing, kernelFunc } satisfies KernelConfig);
-}
-
 /** Wraps wasm's Multiply, Add, Sub and FusedBatchNorm (keeping their setup functions); calling again changes nothing. */
 export function registerWasmChannelKernels(): void {
-  for (const name of ['Multiply', 'Add', 'Sub'] as const) replace(name, (original) => wrapArithmetic(name, original));
-  replace('FusedBatchNorm', wrapBatchNorm);
+  for (const name of ['Multiply', 'Add', 'Sub'] as const) wrapWasmKernel(name, (original) => wrapArithmetic(name, original));
+  wrapWasmKernel('FusedBatchNorm', wrapBatchNorm);
 }
 
 /** True when all four wasm kernels are this file's wrappers. */
-export const areWasmChannelKernelsRegistered = () =>
-  ['Multiply', 'Add', 'Sub', 'FusedBatchNorm'].every((name) => wrapped.get(name) != null && getKernel(name, BACKEND)?.kernelFunc === wrapped.get(name));
+export const areWasmChannelKernelsRegistered = () => areWasmKernelsWrapped('Multiply', 'Add', 'Sub', 'FusedBatchNorm');

@@ -4,16 +4,12 @@
  * activation-sized tensors per training step of a 3-block CNN (29 ms at batch 128, measured). Tensors are immutable,
  * so the clone can share the data and count a reference instead, which is what the backend's own `Reshape` does.
  */
-import { getKernel, registerKernel, unregisterKernel } from '@tensorflow/tfjs-core';
-import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
-
-const BACKEND = 'wasm';
+import type { KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
+import { areWasmKernelsWrapped, wrapWasmKernel } from './wasm-kernel-wrap.js';
 
 interface RefCountingBackend {
   incRef(dataId: object): void;
 }
-
-let wrapped: KernelFunc | null = null;
 
 function wrap(original: KernelFunc): KernelFunc {
   return (args) => {
@@ -25,13 +21,7 @@ function wrap(original: KernelFunc): KernelFunc {
 }
 
 /** Replaces wasm's copying `Identity` with the sharing one; calling again changes nothing. */
-export function registerWasmIdentity(): void {
-  const existing = getKernel('Identity', BACKEND);
-  if (existing == null || existing.kernelFunc === wrapped) return;
-  wrapped = wrap(existing.kernelFunc);
-  unregisterKernel('Identity', BACKEND);
-  registerKernel({ ...existing, kernelFunc: wrapped } satisfies KernelConfig);
-}
+export const registerWasmIdentity = () => wrapWasmKernel('Identity', wrap);
 
 /** True when the registered wasm `Identity` is this file's. */
-export const isWasmIdentityRegistered = () => wrapped != null && getKernel('Identity', BACKEND)?.kernelFunc === wrapped;
+export const isWasmIdentityRegistered = () => areWasmKernelsWrapped('Identity');

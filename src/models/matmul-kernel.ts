@@ -4,8 +4,9 @@
  * what every dense layer's gradients are (dW = xᵀ·dy, dx = dy·Wᵀ), to a scalar loop (0.85 GMAC/s). Transposing the
  * operand first (one pass over it) and multiplying plainly gives the same sums: 2.4 ms instead of 22.
  */
-import { getKernel, registerKernel, unregisterKernel } from '@tensorflow/tfjs-core';
-import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
+import { getKernel } from '@tensorflow/tfjs-core';
+import type { KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
+import { areWasmKernelsWrapped, wrapWasmKernel } from './wasm-kernel-wrap.js';
 import type { HeapBackend } from './simd-kernels.js';
 
 const BACKEND = 'wasm';
@@ -14,8 +15,6 @@ interface MatMulAttrs {
   transposeA: boolean;
   transposeB: boolean;
 }
-
-let wrapped: KernelFunc | null = null;
 
 function wrap(original: KernelFunc): KernelFunc {
   return (args) => {
@@ -46,13 +45,7 @@ function wrap(original: KernelFunc): KernelFunc {
 }
 
 /** Wraps wasm's `BatchMatMul` (keeping its setup function); calling again changes nothing. */
-export function registerWasmMatMul(): void {
-  const existing = getKernel('BatchMatMul', BACKEND);
-  if (existing == null || existing.kernelFunc === wrapped) return;
-  wrapped = wrap(existing.kernelFunc);
-  unregisterKernel('BatchMatMul', BACKEND);
-  registerKernel({ ...existing, kernelFunc: wrapped } satisfies KernelConfig);
-}
+export const registerWasmMatMul = () => wrapWasmKernel('BatchMatMul', wrap);
 
 /** True when the registered wasm `BatchMatMul` is this file's wrapper. */
-export const isWasmMatMulRegistered = () => wrapped != null && getKernel('BatchMatMul', BACKEND)?.kernelFunc === wrapped;
+export const isWasmMatMulRegistered = () => areWasmKernelsWrapped('BatchMatMul');

@@ -5,19 +5,17 @@
  * (12 ms for a 128×28×28×32 tensor, measured); the SIMD kernel streams it once. Any other reduction, and any shape
  * whose kept part is not a multiple of 4 floats, goes to the backend's own kernel, which stays registered underneath.
  */
-import { getKernel, registerKernel, unregisterKernel, util } from '@tensorflow/tfjs-core';
-import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
+import { util } from '@tensorflow/tfjs-core';
+import type { KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
 import { simdKernelsFor, type HeapBackend } from './simd-kernels.js';
+import { areWasmKernelsWrapped, wrapWasmKernel } from './wasm-kernel-wrap.js';
 
-const BACKEND = 'wasm';
 type Reduction = 'Sum' | 'Mean';
 
 interface ReduceAttrs {
   axis: number | number[];
   keepDims: boolean;
 }
-
-const wrapped = new Map<Reduction, KernelFunc>();
 
 /**
  * The rows × cols view of a reduction over the leading `k` axes of a float32 tensor, or null when the reduction is
@@ -57,16 +55,8 @@ function wrap(name: Reduction, original: KernelFunc): KernelFunc {
 
 /** Wraps wasm's `Sum` and `Mean` (keeping each one's setup function); calling again changes nothing. */
 export function registerWasmReductions(): void {
-  for (const name of ['Sum', 'Mean'] as const) {
-    const existing = getKernel(name, BACKEND);
-    if (existing == null || existing.kernelFunc === wrapped.get(name)) continue;
-    const kernelFunc = wrap(name, existing.kernelFunc);
-    wrapped.set(name, kernelFunc);
-    unregisterKernel(name, BACKEND);
-    registerKernel({ ...existing, kernelFunc } satisfies KernelConfig);
-  }
+  for (const name of ['Sum', 'Mean'] as const) wrapWasmKernel(name, (original) => wrap(name, original));
 }
 
 /** True when both wasm reductions are this file's wrappers. */
-export const areWasmReductionsRegistered = () =>
-  (['Sum', 'Mean'] as const).every((name) => wrapped.get(name) != null && getKernel(name, BACKEND)?.kernelFunc === wrapped.get(name));
+export const areWasmReductionsRegistered = () => areWasmKernelsWrapped('Sum', 'Mean');
