@@ -3,6 +3,7 @@ import * as tf from '@tensorflow/tfjs-core';
 // has none), exactly as in the service.
 import * as tfl from '@tensorflow/tfjs-layers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { expectClose } from './close.js';
 import { selectBackend, withBackend } from '../../../src/models/backend.js';
 import { registerWasmConv2DFilterGradient } from '../../../src/models/conv-grad.js';
 import { isWasmConv2DInputGradientRegistered, registerWasmConv2DInputGradient } from '../../../src/models/conv-input-grad.js';
@@ -13,19 +14,6 @@ type Pad = 'valid' | 'same' | tf.backend_util.ExplicitPadding;
 /** Fixed pseudo-random values: drawn once with a seed so both backends see identical inputs. */
 function seeded(shape: number[], seed: number): Float32Array {
   return tf.tidy(() => tf.randomNormal(shape, 0, 1, 'float32', seed).dataSync() as Float32Array);
-}
-
-/** Equal up to float32 summation order: the largest error is within `rtol` of the largest reference value. */
-function expectClose(actual: Float32Array, expected: Float32Array, rtol = 1e-4): void {
-  expect(actual.length).toBe(expected.length);
-  let err = 0;
-  let scale = 0;
-  for (let i = 0; i < expected.length; i++) {
-    err = Math.max(err, Math.abs(actual[i] - expected[i]));
-    scale = Math.max(scale, Math.abs(expected[i]));
-  }
-  expect(scale).toBeGreaterThan(0);
-  expect(err).toBeLessThanOrEqual(rtol * scale);
 }
 
 interface ConvCase {

@@ -3,6 +3,7 @@ import * as tf from '@tensorflow/tfjs-core';
 // and builds the model of the end-to-end check.
 import * as tfl from '@tensorflow/tfjs-layers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { expectClose } from './close.js';
 import { selectBackend, withBackend } from '../../../src/models/backend.js';
 import { simdKernelsFor, type HeapBackend, type SimdKernels } from '../../../src/models/simd-kernels.js';
 import { isWasmMaxPoolGradientRegistered, maxPoolGradInto, registerWasmMaxPoolGradient } from '../../../src/models/pool-grad.js';
@@ -54,20 +55,6 @@ function expectSame(actual: Float32Array, expected: Float32Array): void {
     }
   }
   expect(at, at < 0 ? '' : `first difference at ${at}: ${actual[at]} (wasm) vs ${expected[at]} (reference)`).toBe(-1);
-}
-
-/** Equal up to float32 summation order: the largest error is within `rtol` of the largest reference magnitude. */
-function expectClose(actual: ArrayLike<number>, expected: ArrayLike<number>, rtol: number): void {
-  expect(actual.length).toBe(expected.length);
-  let err = 0;
-  let scale = 0;
-  for (let i = 0; i < expected.length; i++) {
-    err = Math.max(err, Math.abs(actual[i] - expected[i]));
-    scale = Math.max(scale, Math.abs(expected[i]));
-  }
-  expect(scale).toBeGreaterThan(0);
-  expect(Number.isFinite(err)).toBe(true);
-  expect(err).toBeLessThanOrEqual(rtol * scale);
 }
 
 function expectAllSame(r: { cpu: Out[]; wasm: Out[] }): void {
