@@ -8,7 +8,8 @@
  * error of the estimated class priors.
  */
 import { createRng, shuffleInPlace } from '../src/data/random.js';
-import { FASHION_CLASSES, fashionSubset, subsetIdx, type Subset } from './lib/fashion.js';
+import { FASHION_CLASSES, fashionSubset, type Subset } from './lib/fashion.js';
+import { connect } from './lib/client.js';
 import { startStack } from './lib/stack.js';
 
 const argv = process.argv.slice(2);
@@ -21,9 +22,7 @@ type Condition = 'none' | 'noise' | 'darken' | 'rotate' | 'priors';
 const CONDITIONS: Condition[] = ['none', 'noise', 'darken', 'rotate', 'priors'];
 
 const stack = await startStack({ env: { TRAIN_CONCURRENCY: '2' } });
-const auth = { authorization: `Bearer ${stack.apiKey}` };
-const api = (path: string, init: RequestInit = {}) => fetch(stack.url + path, { ...init, headers: { ...auth, ...(init.headers as Record<string, string>) } });
-const post = (path: string, body: unknown) => api(path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+const { api, post, uploadFashion } = connect(stack);
 
 async function poll(path: string): Promise<any> {
   for (;;) {
@@ -33,17 +32,9 @@ async function poll(path: string): Promise<any> {
   }
 }
 
+let uploads = 0;
 async function upload(s: Subset, split: string): Promise<string> {
-  const idx = subsetIdx(s);
-  const body = new FormData();
-  body.append('classNames', FASHION_CLASSES.join(','));
-  body.append('split', split);
-  body.append('images', new Blob([idx.images]), 'i.idx');
-  body.append('labels', new Blob([idx.labels]), 'l.idx');
-  const { id } = (await (await api('/v1/datasets', { method: 'POST', body })).json()) as { id: string };
-  const d = await poll(`/v1/datasets/${id}`);
-  if (d.status !== 'ready') throw new Error(`dataset ${id} ${d.status}`);
-  return id;
+  return (await uploadFashion(`drift-bench-${++uploads}`, s, split)).id;
 }
 
 /** n images of the 10,000-image test set, drawn without replacement; with priors, drawn class by class. */

@@ -8,6 +8,7 @@
  */
 import { writeFile } from 'node:fs/promises';
 import { FASHION_CLASSES, fashionSubset, samplePng, subsetIdx } from './lib/fashion.js';
+import { connect } from './lib/client.js';
 import { readSse } from './lib/sse.js';
 import { startStack } from './lib/stack.js';
 
@@ -17,9 +18,7 @@ const EPOCHS = Number(process.env.DEMO_EPOCHS ?? 3);
 const MEMBERS = 3;
 
 const stack = await startStack({ env: { TRAIN_CONCURRENCY: '2' } });
-const auth = { authorization: `Bearer ${stack.apiKey}` };
-const api = (path: string, init: RequestInit = {}) =>
-  fetch(stack.url + path, { ...init, headers: { ...auth, ...(init.headers as Record<string, string>) } });
+const { auth, api, uploadFashion, report } = connect(stack);
 
 try {
   console.log(`Quorum is up at ${stack.url} (API docs: ${stack.url}/docs)\n`);
@@ -147,33 +146,7 @@ async function predict(modelId: string) {
 
 /** Uploads Fashion-MNIST test images (all to the train split, so none is dropped as a cross-split duplicate). */
 async function uploadTestImages(name: string, subset: ReturnType<typeof fashionSubset>): Promise<string> {
-  const idx = subsetIdx(subset);
-  const body = new FormData();
-  body.append('name', name);
-  body.append('classNames', FASHION_CLASSES.join(','));
-  body.append('split', '1,0,0');
-  body.append('images', new Blob([idx.images]), 'images.idx');
-  body.append('labels', new Blob([idx.labels]), 'labels.idx');
-  const created = (await (await api('/v1/datasets', { method: 'POST', body })).json()) as any;
-  for (;;) {
-    const d = (await (await api(`/v1/datasets/${created.id}`)).json()) as any;
-    if (d.status === 'ready') return d.id;
-    if (d.status === 'failed') throw new Error(`upload of ${name} failed: ${JSON.stringify(d.error)}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
-
-/** POSTs a report request and polls it until it is finished. */
-async function report(path: string, body: unknown): Promise<any> {
-  const res = await api(path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
-  const created = (await res.json()) as any;
-  if (res.status !== 202) throw new Error(`${path} failed: ${res.status} ${JSON.stringify(created)}`);
-  for (;;) {
-    const r = (await (await api(`${path}/${created.id}`)).json()) as any;
-    if (r.status === 'ready') return r;
-    if (r.status === 'failed') throw new Error(`${path}/${created.id} failed: ${r.error?.detail}`);
-    await new Promise((resolve) => setTimeout(resolve, 300));
-  }
+  return (await uploadFashion(name, subset, '1,0,0')).id;
 }
 
 function printFindings(findings: any[]) {

@@ -9,7 +9,8 @@
  */
 import os from 'node:os';
 import { writeFile } from 'node:fs/promises';
-import { FASHION_CLASSES, fashionSubset, subsetIdx, type Subset } from './lib/fashion.js';
+import { connect } from './lib/client.js';
+import { fashionSubset } from './lib/fashion.js';
 import { readSse } from './lib/sse.js';
 import { startStack } from './lib/stack.js';
 
@@ -24,9 +25,7 @@ const cores = os.availableParallelism();
 const started = performance.now();
 const seconds = () => (performance.now() - started) / 1000;
 const stack = await startStack({ env: { TRAIN_CONCURRENCY: String(cores) } });
-const auth = { authorization: `Bearer ${stack.apiKey}` };
-const api = (path: string, init: RequestInit = {}) =>
-  fetch(stack.url + path, { ...init, headers: { ...auth, ...(init.headers as Record<string, string>) } });
+const { auth, api, post, uploadFashion, report } = connect(stack);
 const phases: Record<string, number> = {};
 const phase = async <T>(name: string, fn: () => Promise<T>): Promise<T> => {
   const t0 = seconds();
@@ -35,33 +34,17 @@ const phase = async <T>(name: string, fn: () => Promise<T>): Promise<T> => {
   return value;
 };
 
-async function upload(name: string, subset: Subset, split: string): Promise<string> {
-  const idx = subsetIdx(subset);
-  const body = new FormData();
-  body.append('name', name);
-  body.append('classNames', FASHION_CLASSES.join(','));
-  body.append('split', split);
-  body.append('images', new Blob([idx.images]), `${name}-images.idx`);
-  body.append('labels', new Blob([idx.labels]), `${name}-labels.idx`);
-  const res = await api('/v1/datasets', { method: 'POST', body });
-  const created = (await res.json()) as { id: string };
-  if (res.status !== 202) throw new Error(`upload ${name} failed: ${res.status} ${JSON.stringify(created)}`);
-  for (;;) {
-    const d = (await (await api(`/v1/datasets/${created.id}`)).json()) as any;
-    if (d.status === 'ready') {
-      console.log(`  ${name}: ${d.profile.counts.total} images ready in ${d.ingest.seconds.toFixed(1)} s (dataset ${d.id})`);
-      return d.id as string;
-    }
-    if (d.status !== 'queued' && d.status !== 'running') throw new Error(`ingestion of ${name} ${d.status}: ${JSON.stringify(d.error)}`);
-    await new Promise((r) => setTimeout(r, 500));
-  }
+async function upload(name: string, subset: Parameters<typeof uploadFashion>[1], split: string): Promise<string> {
+  const d = await uploadFashion(name, subset, split);
+  console.log(`  ${name}: ${d.profile.counts.total} images ready in ${d.ingest.seconds.toFixed(1)} s (dataset ${d.id})`);
+  return d.id as string;
 }
 
 async function train(datasetId: string): Promise<{ modelId: string; job: any }> {
   const body: Record<string, unknown> = { datasetId, preset: 'fashion' };
   if (epochs) body.training = { epochs };
   if (members) body.ensemble = { members };
-  const res = await api('/v1/training-jobs', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  const res = await post('/v1/training-jobs', body);
   const job = (await res.json()) as any;
   if (res.status !== 202) throw new Error(`training request failed: ${res.status} ${JSON.stringify(job)}`);
   console.log(`Training job ${job.id}: ${job.config.members} members × ${job.config.training.epochs} epochs, batch ${job.config.training.batchSize}`);
@@ -83,18 +66,6 @@ async function train(datasetId: string): Promise<{ modelId: string; job: any }> 
   return { modelId: end.modelId as string, job: await (await api(`/v1/training-jobs/${job.id}`)).json() };
 }
 
-async function evaluate(modelId: string, datasetId: string): Promise<any> {
-  const res = await api('/v1/evaluations', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ modelId, datasetId, split: 'all' }) });
-  const created = (await res.json()) as any;
-  if (res.status !== 202) throw new Error(`evaluation failed: ${res.status} ${JSON.stringify(created)}`);
-  for (;;) {
-    const r = (await (await api(`/v1/evaluations/${created.id}`)).json()) as any;
-    if (r.status === 'ready') return r;
-    if (r.status === 'failed') throw new Error(`evaluation failed: ${r.error?.detail}`);
-    await new Promise((resolve) => setTimeout(resolve, 500));
-  }
-}
-
 try {
   console.log(`Quorum is up at ${stack.url}; ${cores} cores, TRAIN_CONCURRENCY ${cores}`);
   const trainId = await phase('upload', async () => {
@@ -105,7 +76,7 @@ try {
     return { id, testId };
   });
   const { modelId, job } = await phase('training', () => train(trainId.id));
-  const e = await phase('evaluation', () => evaluate(modelId, trainId.testId));
+  const e = await phase('evaluation', () => report('/v1/evaluations', { modelId, datasetId: trainId.testId, split: 'all' }));
   const total = seconds();
   const m = e.metrics;
   console.log(`\nFashion-MNIST test set (${m.samples} images), model ${modelId}, backend ${job.members?.[0]?.backend ?? '?'}:`);

@@ -1,8 +1,9 @@
 /**
- * `MaxPoolGrad` for the wasm backend, written in JavaScript over the backend's heap. tfjs-backend-wasm 4.22's own
- * kernel took 53 of the 185 ms of a reference-CNN training step (batch 64: 37 ms for the 28×28×32 pool, 16 ms for
- * the 14×14×64 one) where its forward MaxPool takes 2.8 ms. This one reads x and dy once and writes dx once, in
- * NHWC order with channels innermost, so the loops stream through memory.
+ * `MaxPoolGrad` for the wasm backend, over the backend's heap. tfjs-backend-wasm 4.22's own kernel took 53 of the
+ * 185 ms of a reference-CNN training step (batch 64: 37 ms for the 28×28×32 pool, 16 ms for the 14×14×64 one) where
+ * its forward MaxPool takes 2.8 ms. The 2×2, stride-2, unpadded pool (nearly every CNN's) with channels in fours runs
+ * on the SIMD heap kernel (simd-kernels.ts; 1.5 ms for both pools); any other pool on a JavaScript loop that reads x
+ * and dy once, channels innermost.
  *
  * Semantics are tfjs's (tfjs-backend-cpu's maxPoolPositions and maxPoolBackprop): each window's gradient goes to
  * the first position, in row-major window order, whose value is strictly greater than every one before it; window
@@ -71,10 +72,6 @@ export function maxPoolGradInto(x: Float32Array, dy: Float32Array, dx: Float32Ar
   const { batchSize, inHeight: h, inWidth: w, inChannels: c, outHeight: oh, outWidth: ow } = info;
   const { strideHeight: sh, strideWidth: sw, effectiveFilterHeight: fh, effectiveFilterWidth: fw } = info;
   const { top, left } = info.padInfo;
-  if (isPlain2x2(info)) {
-    pool2x2(x, dy, dx, batchSize, h, w, c, oh, ow);
-    return;
-  }
   dx.fill(0);
   const best = new Float32Array(c);
   const where = new Int32Array(c);
@@ -103,58 +100,6 @@ export function maxPoolGradInto(x: Float32Array, dy: Float32Array, dx: Float32Ar
         }
         const g = ((b * oh + p) * ow + q) * c;
         for (let k = 0; k < c; k++) if (where[k] >= 0) dx[where[k]] += dy[g + k];
-      }
-    }
-  }
-}
-
-/**
- * The common 2×2, stride-2, unpadded case: windows do not overlap, so each window writes its four cells of dx once
- * (the winner gets dy, the others 0) and no separate zeroing pass is needed except for a trailing odd row or column,
- * which belongs to no window. Comparisons run in window order (top-left, top-right, bottom-left, bottom-right) with
- * a strict `>` from −∞, as in the general loop.
- */
-function pool2x2(x: Float32Array, dy: Float32Array, dx: Float32Array, n: number, h: number, w: number, c: number, oh: number, ow: number): void {
-  const row = w * c;
-  if (2 * oh !== h || 2 * ow !== w) dx.fill(0);
-  for (let b = 0; b < n; b++) {
-    for (let p = 0; p < oh; p++) {
-      const top = (b * h + 2 * p) * row;
-      const bottom = top + row;
-      const g0 = (b * oh + p) * ow * c;
-      for (let q = 0; q < ow; q++) {
-        const i0 = top + 2 * q * c;
-        const i1 = i0 + c;
-        const i2 = bottom + 2 * q * c;
-        const i3 = i2 + c;
-        const g = g0 + q * c;
-        for (let k = 0; k < c; k++) {
-          const v0 = x[i0 + k];
-          const v1 = x[i1 + k];
-          const v2 = x[i2 + k];
-          const v3 = x[i3 + k];
-          const grad = dy[g + k];
-          // Index of the first strict maximum; -1 when no tap beats −∞ (all −∞ or NaN).
-          let m = -Infinity;
-          let at = -1;
-          if (v0 > m) {
-            m = v0;
-            at = 0;
-          }
-          if (v1 > m) {
-            m = v1;
-            at = 1;
-          }
-          if (v2 > m) {
-            m = v2;
-            at = 2;
-          }
-          if (v3 > m) at = 3;
-          dx[i0 + k] = at === 0 ? grad : 0;
-          dx[i1 + k] = at === 1 ? grad : 0;
-          dx[i2 + k] = at === 2 ? grad : 0;
-          dx[i3 + k] = at === 3 ? grad : 0;
-        }
       }
     }
   }
