@@ -216,6 +216,128 @@ const WAT = String.raw`
       (local.set $b (i32.add (local.get $b) (i32.const 1)))
       (br $bl))))
 
+  ;; Filter gradient of a convolution, NHWC, dilation 1, ci % 4 == 0 and co % 8 == 0, without a padded copy of x:
+  ;;   dw[i, j, c, o] = sum over b, p, q of x[b, p*sh + i - top, q*sw + j - left, c] * dy[b, p, q, o]
+  ;; where taps that fall in the padding contribute 0, so each tap (i, j) sums over the output rows p and columns q
+  ;; whose input cell lies inside the image. dw ([kh, kw, ci, co]) is overwritten. Blocks of 4 input x 8 output
+  ;; channels stay in eight v128 registers while one image's rows stream past (the image and its dy sit in L2), so
+  ;; each step loads two dy vectors and four x values for 32 multiply-adds.
+  (func (export "conv_filter_grad") (param $x i32) (param $dy i32) (param $dw i32) (param $n i32) (param $h i32)
+      (param $w i32) (param $oh i32) (param $ow i32) (param $kh i32) (param $kw i32) (param $sh i32) (param $sw i32)
+      (param $top i32) (param $left i32) (param $ci i32) (param $co i32)
+    (local $b i32) (local $i i32) (local $j i32) (local $c0 i32) (local $o0 i32) (local $p i32) (local $e i32)
+    (local $cib i32) (local $cob i32) (local $wb i32) (local $xs i32) (local $img i32) (local $dimg i32)
+    (local $xrowb i32) (local $dyrowb i32) (local $xp i32) (local $dp i32) (local $dend i32)
+    (local $plo i32) (local $phi i32) (local $qlo i32) (local $qhi i32) (local $t i32)
+    (local $x0 v128) (local $x1 v128) (local $x2 v128) (local $x3 v128) (local $d0 v128) (local $d1 v128)
+    (local $a00 v128) (local $a01 v128) (local $a10 v128) (local $a11 v128) (local $a20 v128) (local $a21 v128) (local $a30 v128) (local $a31 v128)
+    (local.set $cib (i32.shl (local.get $ci) (i32.const 2)))
+    (local.set $cob (i32.shl (local.get $co) (i32.const 2)))
+    (local.set $xs (i32.mul (local.get $sw) (local.get $cib)))
+    (local.set $xrowb (i32.mul (local.get $w) (local.get $cib)))
+    (local.set $dyrowb (i32.mul (local.get $ow) (local.get $cob)))
+    ;; dw = 0
+    (local.set $e (i32.const 0))
+    (local.set $t (i32.mul (i32.mul (i32.mul (local.get $kh) (local.get $kw)) (local.get $ci)) (local.get $cob)))
+    (block $zd (loop $z
+      (br_if $zd (i32.ge_u (local.get $e) (local.get $t)))
+      (v128.store (i32.add (local.get $dw) (local.get $e)) (v128.const i32x4 0 0 0 0))
+      (local.set $e (i32.add (local.get $e) (i32.const 16)))
+      (br $z)))
+    (local.set $b (i32.const 0))
+    (block $bd (loop $bl
+      (br_if $bd (i32.ge_u (local.get $b) (local.get $n)))
+      (local.set $img (i32.add (local.get $x) (i32.mul (i32.mul (local.get $b) (local.get $h)) (local.get $xrowb))))
+      (local.set $dimg (i32.add (local.get $dy) (i32.mul (i32.mul (local.get $b) (local.get $oh)) (local.get $dyrowb))))
+      (local.set $i (i32.const 0))
+      (block $id (loop $il
+        (br_if $id (i32.ge_u (local.get $i) (local.get $kh)))
+        ;; rows p with 0 <= p*sh + i - top <= h - 1
+        (local.set $t (i32.sub (local.get $top) (local.get $i)))
+        (local.set $plo (select (i32.div_s (i32.add (local.get $t) (i32.sub (local.get $sh) (i32.const 1))) (local.get $sh))
+          (i32.const 0) (i32.gt_s (local.get $t) (i32.const 0))))
+        (local.set $t (i32.add (local.get $t) (i32.sub (local.get $h) (i32.const 1))))
+        (local.set $phi (select (i32.add (i32.div_s (local.get $t) (local.get $sh)) (i32.const 1)) (i32.const 0)
+          (i32.ge_s (local.get $t) (i32.const 0))))
+        (if (i32.gt_s (local.get $phi) (local.get $oh)) (then (local.set $phi (local.get $oh))))
+        (local.set $j (i32.const 0))
+        (block $jd (loop $jl
+          (br_if $jd (i32.ge_u (local.get $j) (local.get $kw)))
+          (local.set $t (i32.sub (local.get $left) (local.get $j)))
+          (local.set $qlo (select (i32.div_s (i32.add (local.get $t) (i32.sub (local.get $sw) (i32.const 1))) (local.get $sw))
+            (i32.const 0) (i32.gt_s (local.get $t) (i32.const 0))))
+          (local.set $t (i32.add (local.get $t) (i32.sub (local.get $w) (i32.const 1))))
+          (local.set $qhi (select (i32.add (i32.div_s (local.get $t) (local.get $sw)) (i32.const 1)) (i32.const 0)
+            (i32.ge_s (local.get $t) (i32.const 0))))
+          (if (i32.gt_s (local.get $qhi) (local.get $ow)) (then (local.set $qhi (local.get $ow))))
+          (if (i32.and (i32.lt_s (local.get $plo) (local.get $phi)) (i32.lt_s (local.get $qlo) (local.get $qhi))) (then
+          (local.set $c0 (i32.const 0))
+          (block $cd (loop $cl
+            (br_if $cd (i32.ge_u (local.get $c0) (local.get $ci)))
+            (local.set $o0 (i32.const 0))
+            (block $od (loop $ol
+              (br_if $od (i32.ge_u (local.get $o0) (local.get $co)))
+              (local.set $wb (i32.add (local.get $dw) (i32.shl
+                (i32.add (i32.mul (i32.add (i32.mul (i32.add (i32.mul (local.get $i) (local.get $kw)) (local.get $j)) (local.get $ci))
+                  (local.get $c0)) (local.get $co)) (local.get $o0)) (i32.const 2))))
+          (local.set $a00 (v128.load offset=0 (i32.add (local.get $wb) (i32.mul (i32.const 0) (local.get $cob)))))
+          (local.set $a01 (v128.load offset=16 (i32.add (local.get $wb) (i32.mul (i32.const 0) (local.get $cob)))))
+          (local.set $a10 (v128.load offset=0 (i32.add (local.get $wb) (i32.mul (i32.const 1) (local.get $cob)))))
+          (local.set $a11 (v128.load offset=16 (i32.add (local.get $wb) (i32.mul (i32.const 1) (local.get $cob)))))
+          (local.set $a20 (v128.load offset=0 (i32.add (local.get $wb) (i32.mul (i32.const 2) (local.get $cob)))))
+          (local.set $a21 (v128.load offset=16 (i32.add (local.get $wb) (i32.mul (i32.const 2) (local.get $cob)))))
+          (local.set $a30 (v128.load offset=0 (i32.add (local.get $wb) (i32.mul (i32.const 3) (local.get $cob)))))
+          (local.set $a31 (v128.load offset=16 (i32.add (local.get $wb) (i32.mul (i32.const 3) (local.get $cob)))))
+              (local.set $p (local.get $plo))
+              (block $pd (loop $pl
+                (br_if $pd (i32.ge_s (local.get $p) (local.get $phi)))
+                (local.set $xp (i32.add (local.get $img) (i32.add
+                  (i32.mul (i32.sub (i32.add (i32.mul (local.get $p) (local.get $sh)) (local.get $i)) (local.get $top)) (local.get $xrowb))
+                  (i32.shl (i32.add (i32.mul (i32.sub (i32.add (i32.mul (local.get $qlo) (local.get $sw)) (local.get $j)) (local.get $left))
+                    (local.get $ci)) (local.get $c0)) (i32.const 2)))))
+                (local.set $dp (i32.add (local.get $dimg) (i32.add (i32.mul (local.get $p) (local.get $dyrowb))
+                  (i32.shl (i32.add (i32.mul (local.get $qlo) (local.get $co)) (local.get $o0)) (i32.const 2)))))
+                (local.set $dend (i32.add (local.get $dp) (i32.mul (i32.sub (local.get $qhi) (local.get $qlo)) (local.get $cob))))
+                (block $qd (loop $ql
+                  (br_if $qd (i32.ge_u (local.get $dp) (local.get $dend)))
+                  (local.set $d0 (v128.load (local.get $dp)))
+                  (local.set $d1 (v128.load offset=16 (local.get $dp)))
+                  (local.set $x0 (v128.load32_splat (local.get $xp)))
+                  (local.set $x1 (v128.load32_splat offset=4 (local.get $xp)))
+                  (local.set $x2 (v128.load32_splat offset=8 (local.get $xp)))
+                  (local.set $x3 (v128.load32_splat offset=12 (local.get $xp)))
+                (local.set $a00 (f32x4.add (local.get $a00) (f32x4.mul (local.get $x0) (local.get $d0))))
+                (local.set $a01 (f32x4.add (local.get $a01) (f32x4.mul (local.get $x0) (local.get $d1))))
+                (local.set $a10 (f32x4.add (local.get $a10) (f32x4.mul (local.get $x1) (local.get $d0))))
+                (local.set $a11 (f32x4.add (local.get $a11) (f32x4.mul (local.get $x1) (local.get $d1))))
+                (local.set $a20 (f32x4.add (local.get $a20) (f32x4.mul (local.get $x2) (local.get $d0))))
+                (local.set $a21 (f32x4.add (local.get $a21) (f32x4.mul (local.get $x2) (local.get $d1))))
+                (local.set $a30 (f32x4.add (local.get $a30) (f32x4.mul (local.get $x3) (local.get $d0))))
+                (local.set $a31 (f32x4.add (local.get $a31) (f32x4.mul (local.get $x3) (local.get $d1))))
+                  (local.set $xp (i32.add (local.get $xp) (local.get $xs)))
+                  (local.set $dp (i32.add (local.get $dp) (local.get $cob)))
+                  (br $ql)))
+                (local.set $p (i32.add (local.get $p) (i32.const 1)))
+                (br $pl)))
+          (v128.store offset=0 (i32.add (local.get $wb) (i32.mul (i32.const 0) (local.get $cob))) (local.get $a00))
+          (v128.store offset=16 (i32.add (local.get $wb) (i32.mul (i32.const 0) (local.get $cob))) (local.get $a01))
+          (v128.store offset=0 (i32.add (local.get $wb) (i32.mul (i32.const 1) (local.get $cob))) (local.get $a10))
+          (v128.store offset=16 (i32.add (local.get $wb) (i32.mul (i32.const 1) (local.get $cob))) (local.get $a11))
+          (v128.store offset=0 (i32.add (local.get $wb) (i32.mul (i32.const 2) (local.get $cob))) (local.get $a20))
+          (v128.store offset=16 (i32.add (local.get $wb) (i32.mul (i32.const 2) (local.get $cob))) (local.get $a21))
+          (v128.store offset=0 (i32.add (local.get $wb) (i32.mul (i32.const 3) (local.get $cob))) (local.get $a30))
+          (v128.store offset=16 (i32.add (local.get $wb) (i32.mul (i32.const 3) (local.get $cob))) (local.get $a31))
+              (local.set $o0 (i32.add (local.get $o0) (i32.const 8)))
+              (br $ol)))
+            (local.set $c0 (i32.add (local.get $c0) (i32.const 4)))
+            (br $cl)))))
+          (local.set $j (i32.add (local.get $j) (i32.const 1)))
+          (br $jl)))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br $il)))
+      (local.set $b (i32.add (local.get $b) (i32.const 1)))
+      (br $bl))))
+
   ;; The gradient of a 2x2, stride-2, unpadded max pool over NHWC x (n, h, w, c), c % 4 == 0: every window writes
   ;; its four cells of dx, dy to the first strict maximum in window order and 0 to the others. Lanes whose four taps
   ;; are all -inf or NaN get 0 everywhere. Rows and columns past 2*floor(h/2), 2*floor(w/2) are not written.
@@ -290,6 +412,7 @@ export interface SimdKernels {
   maxPoolGrad2x2(x: number, dy: number, dx: number, n: number, h: number, w: number, c: number): void;
   convIn1FilterGrad(xpad: number, dy: number, dw: number, acc: number, n: number, hp: number, wp: number, oh: number, ow: number, kh: number, kw: number, sh: number, sw: number, co: number): void;
   convIn1InputGrad(dy: number, w: number, dxpad: number, n: number, hp: number, wp: number, oh: number, ow: number, kh: number, kw: number, sh: number, sw: number, co: number): void;
+  convFilterGrad(x: number, dy: number, dw: number, n: number, h: number, w: number, oh: number, ow: number, kh: number, kw: number, sh: number, sw: number, top: number, left: number, ci: number, co: number): void;
 }
 
 // The project compiles without the DOM library, where TypeScript keeps the WebAssembly types; these are the parts used.
@@ -348,6 +471,7 @@ export async function attachSimdKernels(backend: HeapBackend): Promise<SimdKerne
     maxPoolGrad2x2: e.max_pool_grad_2x2,
     convIn1FilterGrad: e.conv_in1_filter_grad,
     convIn1InputGrad: e.conv_in1_input_grad,
+    convFilterGrad: e.conv_filter_grad,
   };
   instances.set(memory, kernels);
   return kernels;

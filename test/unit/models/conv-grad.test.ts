@@ -103,6 +103,16 @@ const EXTRA: ConvCase[] = [
   { batch: 2, height: 10, width: 10, inChannels: 1, outChannels: 8, kernel: 5, stride: 3, pad: 'valid' },
   // Kernel as large as the input: the output is 1×1 and the gradient filter is a single tap.
   { batch: 4, height: 5, width: 5, inChannels: 2, outChannels: 3, kernel: 5, stride: 2, pad: 'valid' },
+  // 4k input and 8k output channels take the general SIMD filter-gradient kernel, which clips every tap's rows and
+  // columns to the image instead of padding: 'same' and 'valid', strides 1 to 3 and unequal, explicit asymmetric
+  // padding, a 5×5 kernel over a 4×4 image (taps with no valid output row), and several 4×8 channel blocks.
+  { batch: 3, height: 9, width: 7, inChannels: 4, outChannels: 8, kernel: 3, stride: 1, pad: 'same' },
+  { batch: 2, height: 9, width: 7, inChannels: 8, outChannels: 16, kernel: 3, stride: 1, pad: 'valid' },
+  { batch: 2, height: 10, width: 9, inChannels: 4, outChannels: 8, kernel: 5, stride: 2, pad: 'same' },
+  { batch: 2, height: 9, width: 11, inChannels: 12, outChannels: 24, kernel: 3, stride: [2, 3], pad: 'same' },
+  { batch: 3, height: 8, width: 9, inChannels: 4, outChannels: 8, kernel: 3, stride: [1, 2], pad: [[0, 0], [2, 0], [1, 2], [0, 0]] },
+  { batch: 2, height: 4, width: 4, inChannels: 4, outChannels: 8, kernel: 5, stride: 1, pad: 'same' },
+  { batch: 1, height: 6, width: 6, inChannels: 4, outChannels: 8, kernel: 1, stride: 1, pad: 'valid' },
 ];
 
 // Inputs are drawn on cpu; every comparison names its backend through withBackend.
@@ -176,12 +186,16 @@ describe('Conv2DBackpropFilter on wasm', () => {
     expectClose(await run('wasm'), await run('cpu'));
   });
 
-  it("extends the padding when 'ceil' rounding lets the last window pass the input's edge", async () => {
+  // 3 → 4 channels go through the one-convolution form, 4 → 8 through the SIMD kernel that clips taps to the image.
+  it.each([
+    [3, 4],
+    [4, 8],
+  ])("extends the padding when 'ceil' rounding lets the last window pass the input's edge (%i → %i channels)", async (ci, co) => {
     // 8 rows, 3-tap kernel, stride 2, pad 0: (8 − 3) / 2 + 1 = 3.5 rounds up to 4 windows, the last reading row 9.
-    const xShape: Shape4 = [2, 8, 8, 3];
-    const filterShape: Shape4 = [3, 3, 3, 4];
+    const xShape: Shape4 = [2, 8, 8, ci];
+    const filterShape: Shape4 = [3, 3, ci, co];
     const dyShape = tf.backend_util.computeConv2DInfo(xShape, filterShape, 2, 1, 0, 'ceil').outShape;
-    expect(dyShape).toEqual([2, 4, 4, 4]);
+    expect(dyShape).toEqual([2, 4, 4, co]);
     const x = seeded(xShape, 7);
     const dy = seeded(dyShape, 8);
     const attrs = { strides: 2, pad: 0, dataFormat: 'NHWC', dimRoundingMode: 'ceil', filterShape };
