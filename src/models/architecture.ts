@@ -7,6 +7,7 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import { z } from 'zod';
 import { BadRequest } from '../errors.js';
 import { SeededDropout } from './seeded-dropout.js';
+import { batchNormalization } from './batchnorm-train.js';
 
 export const convBlockSchema = z
   .object({
@@ -138,7 +139,7 @@ export function buildModel(arch: Architecture, shape: ModelShape, seed: number):
           kernelRegularizer: reg,
         }),
       );
-      if (b.batchNorm) model.add(tfl.layers.batchNormalization({ momentum: 0.9 }));
+      if (b.batchNorm) model.add(batchNormalization({ momentum: 0.9 }));
       model.add(tfl.layers.activation({ activation: arch.activation }));
     }
     if (b.pool === 'max') model.add(tfl.layers.maxPooling2d({ poolSize: 2 }));

@@ -12,6 +12,7 @@ import { registerWasmReductions } from './reduce-kernels.js';
 import { registerWasmMatMul } from './matmul-kernel.js';
 import { registerWasmIdentity } from './identity-kernel.js';
 import { registerWasmChannelKernels } from './channel-kernels.js';
+import { registerWasmBatchNormTraining } from './batchnorm-train.js';
 import { attachSimdKernels, type HeapBackend } from './simd-kernels.js';
 // tfjs-core's Node bundle registers no gradients by itself; tfjs-layers' bundle does on import (same tfjs-core instance),
 // so training never depends on whether some other module happened to import tfjs-layers first.
@@ -165,6 +166,7 @@ async function loadWasm(): Promise<void> {
   registerWasmMatMul();
   registerWasmIdentity();
   registerWasmChannelKernels();
+  registerWasmBatchNormTraining();
 }
 
 /**

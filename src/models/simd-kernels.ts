@@ -12,18 +12,20 @@
 import type { DataId, TensorInfo } from '@tensorflow/tfjs-core';
 import wabtInit from 'wabt';
 
-const WAT = String.raw`
-(module
-  (import "env" "memory" (memory 1))
-
-  ;; out[c] = sum over r of x[r*cols + c], for cols % 4 == 0. Rows are summed in blocks of about 32 KiB (a block's
-  ;; partial sums are added to out), which keeps the block in L1 while its column groups are swept and bounds the
-  ;; float32 rounding to a block's length plus the number of blocks.
-  (func (export "sum_rows") (param $x i32) (param $rows i32) (param $cols i32) (param $out i32)
+/**
+ * A blocked column reduction over float32 rows, for cols % 4 == 0: out[c] = sum over r of term(r, c). Rows are
+ * summed in blocks of about 32 KiB (a block's partial sums are added to out), which keeps the block in L1 while its
+ * column groups are swept and bounds the float32 rounding to a block's length plus the number of blocks. `params`
+ * are the extra parameters (before rows, cols, out); `term` is the v128 contribution at byte offset $p of x, where
+ * $mv holds m[c..c+3] when the function has an $m parameter and $dy is the byte distance from x to a second tensor.
+ */
+function columnReduction(name: string, params: string, term: string): string {
+  const hasM = params.includes('$m ');
+  return String.raw`
+  (func (export "${name}") (param $x i32) ${params} (param $rows i32) (param $cols i32) (param $out i32)
     (local $stride i32) (local $block i32) (local $r0 i32) (local $r1 i32) (local $c i32) (local $p i32)
-    (local $r i32) (local $acc v128) (local $o i32)
+    (local $r i32) (local $acc v128) (local $o i32) (local $mv v128) (local $v v128)
     (local.set $stride (i32.shl (local.get $cols) (i32.const 2)))
-    ;; zero out
     (local.set $c (i32.const 0))
     (block $zd (loop $z
       (br_if $zd (i32.ge_u (local.get $c) (local.get $cols)))
@@ -41,12 +43,13 @@ const WAT = String.raw`
       (block $cd (loop $cl
         (br_if $cd (i32.ge_u (local.get $c) (local.get $cols)))
         (local.set $acc (v128.const i32x4 0 0 0 0))
+        ${hasM ? '(local.set $mv (v128.load (i32.add (local.get $m) (i32.shl (local.get $c) (i32.const 2)))))' : ''}
         (local.set $p (i32.add (local.get $x)
           (i32.shl (i32.add (i32.mul (local.get $r0) (local.get $cols)) (local.get $c)) (i32.const 2))))
         (local.set $r (local.get $r0))
         (block $rd (loop $rl
           (br_if $rd (i32.ge_u (local.get $r) (local.get $r1)))
-          (local.set $acc (f32x4.add (local.get $acc) (v128.load (local.get $p))))
+          (local.set $acc (f32x4.add (local.get $acc) ${term}))
           (local.set $p (i32.add (local.get $p) (local.get $stride)))
           (local.set $r (i32.add (local.get $r) (i32.const 1)))
           (br $rl)))
@@ -56,7 +59,26 @@ const WAT = String.raw`
         (br $cl)))
       (local.set $r0 (local.get $r1))
       (br $bl))))
+`;
+}
 
+const COLUMN_REDUCTIONS = [
+  // out[c] = sum over r of x[r, c]
+  columnReduction('sum_rows', '', '(v128.load (local.get $p))'),
+  // out[c] = sum over r of (x[r, c] - m[c])^2: the second pass of a two-pass variance
+  columnReduction('sqdev_rows', '(param $m i32)', String.raw`(block (result v128)
+            (local.set $v (f32x4.sub (v128.load (local.get $p)) (local.get $mv)))
+            (f32x4.mul (local.get $v) (local.get $v)))`),
+  // out[c] = sum over r of dy[r, c] * (x[r, c] - m[c]), with $dy the byte distance from x to dy
+  columnReduction('dotdev_rows', '(param $m i32) (param $dy i32)', String.raw`(f32x4.mul
+            (v128.load (i32.add (local.get $p) (local.get $dy))) (f32x4.sub (v128.load (local.get $p)) (local.get $mv)))`),
+].join('');
+
+const WAT = String.raw`
+(module
+  (import "env" "memory" (memory 1))
+
+${COLUMN_REDUCTIONS}
   ;; y[r*cols + c] = (x[r*cols + c] - m[c]) * a[c] + b[c], for cols % 4 == 0 (y may be x). With m = 0, a = v,
   ;; b = -0 this is x * v; with m = 0, a = 1, b = v it is x + v; with m = v, a = 1, b = -0 it is x - v; with m = 0,
   ;; a = -1, b = v it is v - x: each rounded once, signed zeros included, as the plain operation would be.
@@ -78,6 +100,33 @@ const WAT = String.raw`
               (v128.load (i32.add (local.get $a) (local.get $cb))))
             (v128.load (i32.add (local.get $b) (local.get $cb)))))
         (local.set $x (i32.add (local.get $x) (i32.const 16)))
+        (local.set $c (i32.add (local.get $c) (i32.const 4)))
+        (br $col)))
+      (br $row))))
+
+  ;; out[r*cols + c] = dy[r*cols + c] * a[c] + (x[r*cols + c] - m[c]) * b[c] + e[c], for cols % 4 == 0: batch
+  ;; normalisation's input gradient with the batch statistics' own dependence on x folded into b and e.
+  (func (export "bn_dx_rows") (param $dy i32) (param $x i32) (param $m i32) (param $a i32) (param $b i32) (param $e i32)
+      (param $out i32) (param $rows i32) (param $cols i32)
+    (local $end i32) (local $c i32) (local $cb i32) (local $xo i32) (local $oo i32)
+    (local.set $end (i32.add (local.get $dy) (i32.shl (i32.mul (local.get $rows) (local.get $cols)) (i32.const 2))))
+    (local.set $xo (i32.sub (local.get $x) (local.get $dy)))
+    (local.set $oo (i32.sub (local.get $out) (local.get $dy)))
+    (block $done (loop $row
+      (br_if $done (i32.ge_u (local.get $dy) (local.get $end)))
+      (local.set $c (i32.const 0))
+      (block $rd (loop $col
+        (br_if $rd (i32.ge_u (local.get $c) (local.get $cols)))
+        (local.set $cb (i32.shl (local.get $c) (i32.const 2)))
+        (v128.store (i32.add (local.get $dy) (local.get $oo))
+          (f32x4.add
+            (f32x4.add
+              (f32x4.mul (v128.load (local.get $dy)) (v128.load (i32.add (local.get $a) (local.get $cb))))
+              (f32x4.mul
+                (f32x4.sub (v128.load (i32.add (local.get $dy) (local.get $xo))) (v128.load (i32.add (local.get $m) (local.get $cb))))
+                (v128.load (i32.add (local.get $b) (local.get $cb)))))
+            (v128.load (i32.add (local.get $e) (local.get $cb)))))
+        (local.set $dy (i32.add (local.get $dy) (i32.const 16)))
         (local.set $c (i32.add (local.get $c) (i32.const 4)))
         (br $col)))
       (br $row))))
@@ -408,6 +457,10 @@ const WAT = String.raw`
 /** The kernels, taking heap byte addresses and element counts. */
 export interface SimdKernels {
   sumRows(x: number, rows: number, cols: number, out: number): void;
+  sqdevRows(x: number, m: number, rows: number, cols: number, out: number): void;
+  /** `dyMinusX` is the byte distance from x to dy (address of dy minus address of x). */
+  dotdevRows(x: number, m: number, dyMinusX: number, rows: number, cols: number, out: number): void;
+  bnDxRows(dy: number, x: number, m: number, a: number, b: number, e: number, out: number, rows: number, cols: number): void;
   affineRows(x: number, m: number, a: number, b: number, y: number, rows: number, cols: number): void;
   maxPoolGrad2x2(x: number, dy: number, dx: number, n: number, h: number, w: number, c: number): void;
   convIn1FilterGrad(xpad: number, dy: number, dw: number, acc: number, n: number, hp: number, wp: number, oh: number, ow: number, kh: number, kw: number, sh: number, sw: number, co: number): void;
@@ -467,6 +520,9 @@ export async function attachSimdKernels(backend: HeapBackend): Promise<SimdKerne
   const e = instance.exports as Record<string, (...args: number[]) => void>;
   const kernels: SimdKernels = {
     sumRows: e.sum_rows,
+    sqdevRows: e.sqdev_rows,
+    dotdevRows: e.dotdev_rows,
+    bnDxRows: e.bn_dx_rows,
     affineRows: e.affine_rows,
     maxPoolGrad2x2: e.max_pool_grad_2x2,
     convIn1FilterGrad: e.conv_in1_filter_grad,
