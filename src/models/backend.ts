@@ -7,6 +7,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { registerWasmConv2DFilterGradient } from './conv-grad.js';
 import { registerWasmConv2DInputGradient } from './conv-input-grad.js';
 import { registerBatchNormGradient } from './batchnorm-grad.js';
+import { registerReluGradient } from './relu-grad.js';
 import { registerWasmMaxPoolGradient } from './pool-grad.js';
 import { registerWasmReductions } from './reduce-kernels.js';
 import { registerWasmMatMul } from './matmul-kernel.js';
@@ -114,6 +115,8 @@ let selected: BackendInfo | null = null;
 export async function selectBackend(pref: BackendPreference = 'auto'): Promise<BackendInfo> {
   // Gradients are shared by every backend; this one only replaces a Tile with broadcasting (same values).
   registerBatchNormGradient();
+  // Same values as tfjs-core's Relu gradient; one pass on wasm (relu-grad.ts).
+  registerReluGradient();
   const fallbackReasons: string[] = [];
   for (const candidate of CANDIDATES[pref]) {
     try {

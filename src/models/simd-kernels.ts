@@ -131,6 +131,24 @@ ${COLUMN_REDUCTIONS}
         (br $col)))
       (br $row))))
 
+  ;; out[i] = dy[i] * step(x[i]) for i < n, n % 4 == 0, where step(x) is 1 for x > 0, NaN for NaN and 0 otherwise:
+  ;; ReLU's gradient as tfjs-core writes it (dy · cast(step(x))), in one pass, signed zeros and NaNs included.
+  (func (export "relu_grad") (param $dy i32) (param $x i32) (param $out i32) (param $n i32)
+    (local $end i32) (local $xo i32) (local $oo i32) (local $v v128)
+    (local.set $end (i32.add (local.get $dy) (i32.shl (local.get $n) (i32.const 2))))
+    (local.set $xo (i32.sub (local.get $x) (local.get $dy)))
+    (local.set $oo (i32.sub (local.get $out) (local.get $dy)))
+    (block $done (loop $l
+      (br_if $done (i32.ge_u (local.get $dy) (local.get $end)))
+      (local.set $v (v128.load (i32.add (local.get $dy) (local.get $xo))))
+      (v128.store (i32.add (local.get $dy) (local.get $oo))
+        (f32x4.mul (v128.load (local.get $dy))
+          (v128.bitselect (local.get $v)
+            (v128.bitselect (v128.const f32x4 1 1 1 1) (v128.const f32x4 0 0 0 0) (f32x4.gt (local.get $v) (v128.const f32x4 0 0 0 0)))
+            (f32x4.ne (local.get $v) (local.get $v)))))
+      (local.set $dy (i32.add (local.get $dy) (i32.const 16)))
+      (br $l))))
+
   ;; Filter gradient of a convolution with ONE input channel (grey images' first layer), NHWC, dilation 1:
   ;;   dw[i, j, co] = sum over b, p, q of xpad[b, p*sh + i, q*sw + j] * dy[b, p, q, co]
   ;; xpad is the zero-padded input [n, hp, wp] (one channel), dy is [n, oh, ow, co] with co % 4 == 0, dw is
@@ -460,6 +478,7 @@ export interface SimdKernels {
   sqdevRows(x: number, m: number, rows: number, cols: number, out: number): void;
   /** `dyMinusX` is the byte distance from x to dy (address of dy minus address of x). */
   dotdevRows(x: number, m: number, dyMinusX: number, rows: number, cols: number, out: number): void;
+  reluGrad(dy: number, x: number, out: number, n: number): void;
   bnDxRows(dy: number, x: number, m: number, a: number, b: number, e: number, out: number, rows: number, cols: number): void;
   affineRows(x: number, m: number, a: number, b: number, y: number, rows: number, cols: number): void;
   maxPoolGrad2x2(x: number, dy: number, dx: number, n: number, h: number, w: number, c: number): void;
@@ -523,6 +542,7 @@ export async function attachSimdKernels(backend: HeapBackend): Promise<SimdKerne
     sqdevRows: e.sqdev_rows,
     dotdevRows: e.dotdev_rows,
     bnDxRows: e.bn_dx_rows,
+    reluGrad: e.relu_grad,
     affineRows: e.affine_rows,
     maxPoolGrad2x2: e.max_pool_grad_2x2,
     convIn1FilterGrad: e.conv_in1_filter_grad,
