@@ -1,7 +1,8 @@
 /**
- * `npm run bench:train -- [--steps S] [--warmup W] [--seconds T] [--no-peer]`: training throughput of Quorum's
- * engine (trainMember on the active tfjs backend) against PyTorch, in the same run, on the same Fashion-MNIST images,
- * for the reference CNN (batch 64) and the `small` preset (batch 32). Single process, and the whole machine as one
+ * `npm run bench:train -- [--steps S] [--warmup W] [--seconds T] [--models reference,small,fashion] [--no-peer]`:
+ * training throughput of Quorum's engine (trainMember on the active tfjs backend) against PyTorch, in the same run, on
+ * the same Fashion-MNIST images, for the reference CNN (batch 64), the `small` preset (batch 32) and the `fashion`
+ * preset's network (batch 128). Single process, and the whole machine as one
  * independent training per core (as ensemble members train in production), summed. Also forward-only samples/s of
  * the inference runtime (plan + runner, one member) against PyTorch in eval mode at batch 1, 16 and 256, and the
  * kernels that dominate a training step. The peer is scripts/peer/torch_train.py, run with Debian's python3-torch.
@@ -21,7 +22,10 @@ const WARMUP = Number(option('--warmup', '5'));
 const PREDICT_SECONDS = Number(option('--seconds', '1.5'));
 const CORES = os.availableParallelism();
 const BATCHES = [1, 16, 256];
-const MODELS = Object.keys(BENCH_MODELS) as BenchModel[];
+const MODELS = option('--models', Object.keys(BENCH_MODELS).join(',')).split(',') as BenchModel[];
+for (const m of MODELS) {
+  if (!(m in BENCH_MODELS)) throw new Error(`--models: unknown model '${m}' (known: ${Object.keys(BENCH_MODELS).join(', ')})`);
+}
 const PYTHON = '/usr/bin/python3'; // Debian's python with python3-torch; `python3` on PATH may be another one
 // Children run from the repository root, where `--import tsx` resolves, whatever directory this was started in.
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
