@@ -1,7 +1,8 @@
 /**
  * The wasm backend (tfjs-backend-wasm 4.22) has no `Conv2DBackpropFilter` kernel, so the gradient of every conv
- * layer throws there and no CNN can train. This file supplies that kernel, written as a single forward convolution
- * so that it runs on the backend's XNNPACK conv instead of a slow scalar loop.
+ * layer throws there and no CNN can train. This file supplies that kernel: with the SIMD heap kernels attached, a
+ * direct kernel for 4k input and 8k output channels and one for a single input channel (simd-kernels.ts); otherwise,
+ * and for other channel counts, a single forward convolution that runs on the backend's XNNPACK conv:
  *
  * Derivation (NHWC, dilation 1). The forward pass over the padded input xpad is
  *   y[b,p,q,co] = Σ_{i,j,ci} xpad[b, p·sh+i, q·sw+j, ci] · W[i,j,ci,co],
