@@ -76,6 +76,44 @@ const COLUMN_REDUCTIONS = [
             (v128.load (i32.add (local.get $p) (local.get $dy))) (f32x4.sub (v128.load (local.get $p)) (local.get $mv)))`),
 ].join('');
 
+/**
+ * A per-channel elementwise map over float32 rows, for cols % 4 == 0: out[r, c] = expr, where `rowInputs` are
+ * [rows, cols] tensors (the first drives the loop; the others are addressed by their byte distance from it) and
+ * `channelInputs` are vectors of cols values. In `expr`, `row:NAME` loads four lanes of a row input at (r, c..c+3) and
+ * `ch:NAME` four lanes of a channel input at c..c+3. Parameters: the row inputs, the channel inputs, then $out,
+ * $rows, $cols.
+ */
+function channelMap(name: string, rowInputs: string[], channelInputs: string[], expr: string): string {
+  const [first, ...others] = rowInputs;
+  const body = expr
+    .replace(/row:(\w+)/g, (_, n: string) => (n === first ? '(v128.load (local.get $p))' : `(v128.load (i32.add (local.get $p) (local.get $d_${n})))`))
+    .replace(/ch:(\w+)/g, (_, n: string) => `(v128.load (i32.add (local.get $${n}) (local.get $cb)))`);
+  const params = [...rowInputs, ...channelInputs, 'out'].map((n) => `(param $${n} i32)`).join(' ');
+  return String.raw`
+  (func (export "${name}") ${params} (param $rows i32) (param $cols i32)
+    (local $p i32) (local $end i32) (local $c i32) (local $cb i32) (local $d_out i32) ${others.map((n) => `(local $d_${n} i32)`).join(' ')}
+    (local.set $p (local.get $${first}))
+    (local.set $end (i32.add (local.get $p) (i32.shl (i32.mul (local.get $rows) (local.get $cols)) (i32.const 2))))
+    ${[...others, 'out'].map((n) => `(local.set $d_${n} (i32.sub (local.get $${n}) (local.get $p)))`).join('\n    ')}
+    (block $done (loop $row
+      (br_if $done (i32.ge_u (local.get $p) (local.get $end)))
+      (local.set $c (i32.const 0))
+      (block $rd (loop $col
+        (br_if $rd (i32.ge_u (local.get $c) (local.get $cols)))
+        (local.set $cb (i32.shl (local.get $c) (i32.const 2)))
+        (v128.store (i32.add (local.get $p) (local.get $d_out)) ${body})
+        (local.set $p (i32.add (local.get $p) (i32.const 16)))
+        (local.set $c (i32.add (local.get $c) (i32.const 4)))
+        (br $col)))
+      (br $row))))`;
+}
+
+// y = (x - m) * a + b (see the comment on affine_rows in the module)
+const AFFINE_ROWS = channelMap('affine_rows', ['x'], ['m', 'a', 'b'], '(f32x4.add (f32x4.mul (f32x4.sub row:x ch:m) ch:a) ch:b)');
+// out = dy * a + (x - m) * b + e
+const BN_DX_ROWS = channelMap('bn_dx_rows', ['dy', 'x'], ['m', 'a', 'b', 'e'],
+  '(f32x4.add (f32x4.add (f32x4.mul row:dy ch:a) (f32x4.mul (f32x4.sub row:x ch:m) ch:b)) ch:e)');
+
 const WAT = String.raw`
 (module
   (import "env" "memory" (memory 1))
@@ -84,54 +122,11 @@ ${COLUMN_REDUCTIONS}
   ;; y[r*cols + c] = (x[r*cols + c] - m[c]) * a[c] + b[c], for cols % 4 == 0 (y may be x). With m = 0, a = v,
   ;; b = -0 this is x * v; with m = 0, a = 1, b = v it is x + v; with m = v, a = 1, b = -0 it is x - v; with m = 0,
   ;; a = -1, b = v it is v - x: each rounded once, signed zeros included, as the plain operation would be.
-  (func (export "affine_rows") (param $x i32) (param $m i32) (param $a i32) (param $b i32) (param $y i32)
-      (param $rows i32) (param $cols i32)
-    (local $end i32) (local $c i32) (local $off i32) (local $cb i32)
-    (local.set $end (i32.add (local.get $x) (i32.shl (i32.mul (local.get $rows) (local.get $cols)) (i32.const 2))))
-    (local.set $off (i32.sub (local.get $y) (local.get $x)))
-    (block $done (loop $row
-      (br_if $done (i32.ge_u (local.get $x) (local.get $end)))
-      (local.set $c (i32.const 0))
-      (block $rd (loop $col
-        (br_if $rd (i32.ge_u (local.get $c) (local.get $cols)))
-        (local.set $cb (i32.shl (local.get $c) (i32.const 2)))
-        (v128.store (i32.add (local.get $x) (local.get $off))
-          (f32x4.add
-            (f32x4.mul
-              (f32x4.sub (v128.load (local.get $x)) (v128.load (i32.add (local.get $m) (local.get $cb))))
-              (v128.load (i32.add (local.get $a) (local.get $cb))))
-            (v128.load (i32.add (local.get $b) (local.get $cb)))))
-        (local.set $x (i32.add (local.get $x) (i32.const 16)))
-        (local.set $c (i32.add (local.get $c) (i32.const 4)))
-        (br $col)))
-      (br $row))))
+${AFFINE_ROWS}
 
   ;; out[r*cols + c] = dy[r*cols + c] * a[c] + (x[r*cols + c] - m[c]) * b[c] + e[c], for cols % 4 == 0: batch
   ;; normalisation's input gradient with the batch statistics' own dependence on x folded into b and e.
-  (func (export "bn_dx_rows") (param $dy i32) (param $x i32) (param $m i32) (param $a i32) (param $b i32) (param $e i32)
-      (param $out i32) (param $rows i32) (param $cols i32)
-    (local $end i32) (local $c i32) (local $cb i32) (local $xo i32) (local $oo i32)
-    (local.set $end (i32.add (local.get $dy) (i32.shl (i32.mul (local.get $rows) (local.get $cols)) (i32.const 2))))
-    (local.set $xo (i32.sub (local.get $x) (local.get $dy)))
-    (local.set $oo (i32.sub (local.get $out) (local.get $dy)))
-    (block $done (loop $row
-      (br_if $done (i32.ge_u (local.get $dy) (local.get $end)))
-      (local.set $c (i32.const 0))
-      (block $rd (loop $col
-        (br_if $rd (i32.ge_u (local.get $c) (local.get $cols)))
-        (local.set $cb (i32.shl (local.get $c) (i32.const 2)))
-        (v128.store (i32.add (local.get $dy) (local.get $oo))
-          (f32x4.add
-            (f32x4.add
-              (f32x4.mul (v128.load (local.get $dy)) (v128.load (i32.add (local.get $a) (local.get $cb))))
-              (f32x4.mul
-                (f32x4.sub (v128.load (i32.add (local.get $dy) (local.get $xo))) (v128.load (i32.add (local.get $m) (local.get $cb))))
-                (v128.load (i32.add (local.get $b) (local.get $cb)))))
-            (v128.load (i32.add (local.get $e) (local.get $cb)))))
-        (local.set $dy (i32.add (local.get $dy) (i32.const 16)))
-        (local.set $c (i32.add (local.get $c) (i32.const 4)))
-        (br $col)))
-      (br $row))))
+${BN_DX_ROWS}
 
   ;; out[i] = dy[i] * step(x[i]) for i < n, n % 4 == 0, where step(x) is 1 for x > 0, NaN for NaN and 0 otherwise:
   ;; ReLU's gradient as tfjs-core writes it (dy · cast(step(x))), in one pass, signed zeros and NaNs included.
