@@ -114,6 +114,20 @@ const AFFINE_ROWS = channelMap('affine_rows', ['x'], ['m', 'a', 'b'], '(f32x4.ad
 const BN_DX_ROWS = channelMap('bn_dx_rows', ['dy', 'x'], ['m', 'a', 'b', 'e'],
   '(f32x4.add (f32x4.add (f32x4.mul row:dy ch:a) (f32x4.mul (f32x4.sub row:x ch:m) ch:b)) ch:e)');
 
+/**
+ * WAT that sets [lo, hi) to the output positions o (0 <= o < outSize) whose input position o*stride + tap - pad lies
+ * inside 0..size-1 (a filter tap's valid outputs along one axis); uses the scratch local $t.
+ */
+function tapRange(lo: string, hi: string, pad: string, tap: string, stride: string, size: string, outSize: string): string {
+  return String.raw`(local.set $t (i32.sub (local.get ${pad}) (local.get ${tap})))
+        (local.set ${lo} (select (i32.div_s (i32.add (local.get $t) (i32.sub (local.get ${stride}) (i32.const 1))) (local.get ${stride}))
+          (i32.const 0) (i32.gt_s (local.get $t) (i32.const 0))))
+        (local.set $t (i32.add (local.get $t) (i32.sub (local.get ${size}) (i32.const 1))))
+        (local.set ${hi} (select (i32.add (i32.div_s (local.get $t) (local.get ${stride})) (i32.const 1)) (i32.const 0)
+          (i32.ge_s (local.get $t) (i32.const 0))))
+        (if (i32.gt_s (local.get ${hi}) (local.get ${outSize})) (then (local.set ${hi} (local.get ${outSize}))))`;
+}
+
 const WAT = String.raw`
 (module
   (import "env" "memory" (memory 1))
@@ -318,23 +332,12 @@ ${BN_DX_ROWS}
       (block $id (loop $il
         (br_if $id (i32.ge_u (local.get $i) (local.get $kh)))
         ;; rows p with 0 <= p*sh + i - top <= h - 1
-        (local.set $t (i32.sub (local.get $top) (local.get $i)))
-        (local.set $plo (select (i32.div_s (i32.add (local.get $t) (i32.sub (local.get $sh) (i32.const 1))) (local.get $sh))
-          (i32.const 0) (i32.gt_s (local.get $t) (i32.const 0))))
-        (local.set $t (i32.add (local.get $t) (i32.sub (local.get $h) (i32.const 1))))
-        (local.set $phi (select (i32.add (i32.div_s (local.get $t) (local.get $sh)) (i32.const 1)) (i32.const 0)
-          (i32.ge_s (local.get $t) (i32.const 0))))
-        (if (i32.gt_s (local.get $phi) (local.get $oh)) (then (local.set $phi (local.get $oh))))
+        ${tapRange('$plo', '$phi', '$top', '$i', '$sh', '$h', '$oh')}
         (local.set $j (i32.const 0))
         (block $jd (loop $jl
           (br_if $jd (i32.ge_u (local.get $j) (local.get $kw)))
-          (local.set $t (i32.sub (local.get $left) (local.get $j)))
-          (local.set $qlo (select (i32.div_s (i32.add (local.get $t) (i32.sub (local.get $sw) (i32.const 1))) (local.get $sw))
-            (i32.const 0) (i32.gt_s (local.get $t) (i32.const 0))))
-          (local.set $t (i32.add (local.get $t) (i32.sub (local.get $w) (i32.const 1))))
-          (local.set $qhi (select (i32.add (i32.div_s (local.get $t) (local.get $sw)) (i32.const 1)) (i32.const 0)
-            (i32.ge_s (local.get $t) (i32.const 0))))
-          (if (i32.gt_s (local.get $qhi) (local.get $ow)) (then (local.set $qhi (local.get $ow))))
+          ;; columns q with 0 <= q*sw + j - left <= w - 1
+          ${tapRange('$qlo', '$qhi', '$left', '$j', '$sw', '$w', '$ow')}
           (if (i32.and (i32.lt_s (local.get $plo) (local.get $phi)) (i32.lt_s (local.get $qlo) (local.get $qhi))) (then
           (local.set $c0 (i32.const 0))
           (block $cd (loop $cl
