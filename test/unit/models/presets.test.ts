@@ -14,7 +14,7 @@ describe('the fashion preset', () => {
     expect(new Set(config.seeds).size).toBe(2);
     expect(config.architecture.blocks.map((b) => b.filters)).toEqual([32, 64, 128]);
     expect(config.architecture.blocks.every((b) => b.batchNorm && b.pool === 'max')).toBe(true);
-    expect(config.training).toMatchObject({ epochs: 9, batchSize: 128, optimizer: 'adam', learningRate: 2e-3, schedule: { type: 'cosine', minLearningRate: 1e-5 } });
+    expect(config.training).toMatchObject({ epochs: 8, batchSize: 128, optimizer: 'adam', learningRate: 2e-3, schedule: { type: 'cosine', minLearningRate: 1e-5 } });
     // Early stopping only restores the best epoch: its patience outlasts the run.
     expect(config.training.earlyStopping.patience).toBeGreaterThan(config.training.epochs);
     expect(config.augmentation).toMatchObject({ horizontalFlip: true, shift: 0, testTimeFlip: true });
