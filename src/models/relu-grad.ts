@@ -50,6 +50,3 @@ export function registerReluGradient(): void {
   if (getKernel(KERNEL, BACKEND) == null) registerKernel({ kernelName: KERNEL, backendName: BACKEND, kernelFunc });
   if (getGradient('Relu') !== gradConfig) registerGradient(gradConfig);
 }
-
-/** The gradient config, for tests. */
-export const reluGradConfig = gradConfig;
