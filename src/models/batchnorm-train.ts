@@ -18,19 +18,12 @@ import * as tf from '@tensorflow/tfjs-core';
 import { getKernel, registerKernel, util } from '@tensorflow/tfjs-core';
 import type { KernelConfig, TensorInfo } from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
+import { channelRows } from './channel-kernels.js';
 import { simdKernelsFor, type HeapBackend } from './simd-kernels.js';
 
 const MOMENTS = 'QuorumChannelMoments';
 const GRAD = 'QuorumBatchNormGrad';
 const BACKEND = 'wasm';
-
-/** The rows × channels view of a float32 [..., C] tensor with C % 4 == 0, or null. */
-function channelRows(x: TensorInfo): { rows: number; cols: number } | null {
-  if (x.dtype !== 'float32' || x.shape.length < 2) return null;
-  const cols = x.shape[x.shape.length - 1];
-  if (cols % 4 !== 0) return null;
-  return { rows: util.sizeFromShape(x.shape) / cols, cols };
-}
 
 function kernels(backend: unknown) {
   const heap = backend as HeapBackend;

@@ -13,14 +13,20 @@ import { areWasmKernelsWrapped, wrapWasmKernel } from './wasm-kernel-wrap.js';
 
 type Arithmetic = 'Multiply' | 'Add' | 'Sub';
 
+/** The rows × channels view of a float32 [..., C] tensor (rank ≥ 2) with C % 4 == 0, or null. */
+export function channelRows(x: TensorInfo): { rows: number; cols: number } | null {
+  if (x.dtype !== 'float32' || x.shape.length < 2) return null;
+  const cols = x.shape[x.shape.length - 1];
+  if (cols % 4 !== 0) return null;
+  return { rows: util.sizeFromShape(x.shape) / cols, cols };
+}
+
 /** A float32 vector of C values, with nothing but leading 1s before it, broadcast against a float32 [..., C]. */
 function perChannel(big: TensorInfo, small: TensorInfo): { rows: number; cols: number } | null {
-  if (big.dtype !== 'float32' || small.dtype !== 'float32' || big.shape.length < 2) return null;
-  const cols = big.shape[big.shape.length - 1];
-  const size = util.sizeFromShape(small.shape);
-  if (size !== cols || cols % 4 !== 0 || small.shape.length > big.shape.length) return null;
-  if (small.shape.length > 0 && small.shape[small.shape.length - 1] !== cols) return null;
-  return { rows: util.sizeFromShape(big.shape) / cols, cols };
+  const view = channelRows(big);
+  if (!view || small.dtype !== 'float32' || util.sizeFromShape(small.shape) !== view.cols || small.shape.length > big.shape.length) return null;
+  if (small.shape.length > 0 && small.shape[small.shape.length - 1] !== view.cols) return null;
+  return view;
 }
 
 /** Runs affine_rows with per-channel vectors m, a, b written into scratch heap memory (freed afterwards). */
