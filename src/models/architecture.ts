@@ -8,6 +8,7 @@ import { z } from 'zod';
 import { BadRequest } from '../errors.js';
 import { SeededDropout } from './seeded-dropout.js';
 import { batchNormalization } from './batchnorm-train.js';
+import { conv2d } from './conv-layer.js';
 
 export const convBlockSchema = z
   .object({
@@ -130,7 +131,7 @@ export function buildModel(arch: Architecture, shape: ModelShape, seed: number):
   for (const b of arch.blocks) {
     for (let k = 0; k < b.convs; k++) {
       model.add(
-        tfl.layers.conv2d({
+        conv2d({
           filters: b.filters,
           kernelSize: b.kernelSize,
           padding: 'same',
