@@ -12,6 +12,7 @@
  * another path for other shapes.
  */
 import type { DataId, TensorInfo } from '@tensorflow/tfjs-core';
+import v8 from 'node:v8';
 import wabtInit from 'wabt';
 
 /**
@@ -128,7 +129,15 @@ function tapRange(lo: string, hi: string, pad: string, tap: string, stride: stri
         (if (i32.gt_s (local.get ${hi}) (local.get ${outSize})) (then (local.set ${hi} (local.get ${outSize}))))`;
 }
 
-const WAT = String.raw`
+/**
+ * The module's text. With `fma`, the filter gradient's accumulations acc + a·b are relaxed-SIMD multiply-adds
+ * (`f32x4.relaxed_madd`: one fused instruction where the CPU has FMA, the two-step sum where it has not); without, a
+ * multiply and an add.
+ */
+const moduleText = (fma: boolean): string => {
+  const madd = (acc: string, a: string, b: string) =>
+    fma ? `(f32x4.relaxed_madd (local.get ${a}) (local.get ${b}) (local.get ${acc}))` : `(f32x4.add (local.get ${acc}) (f32x4.mul (local.get ${a}) (local.get ${b})))`;
+  return String.raw`
 (module
   (import "env" "memory" (memory 1))
 
@@ -374,14 +383,7 @@ ${BN_DX_ROWS}
                   (local.set $x1 (v128.load32_splat offset=4 (local.get $xp)))
                   (local.set $x2 (v128.load32_splat offset=8 (local.get $xp)))
                   (local.set $x3 (v128.load32_splat offset=12 (local.get $xp)))
-                (local.set $a00 (f32x4.add (local.get $a00) (f32x4.mul (local.get $x0) (local.get $d0))))
-                (local.set $a01 (f32x4.add (local.get $a01) (f32x4.mul (local.get $x0) (local.get $d1))))
-                (local.set $a10 (f32x4.add (local.get $a10) (f32x4.mul (local.get $x1) (local.get $d0))))
-                (local.set $a11 (f32x4.add (local.get $a11) (f32x4.mul (local.get $x1) (local.get $d1))))
-                (local.set $a20 (f32x4.add (local.get $a20) (f32x4.mul (local.get $x2) (local.get $d0))))
-                (local.set $a21 (f32x4.add (local.get $a21) (f32x4.mul (local.get $x2) (local.get $d1))))
-                (local.set $a30 (f32x4.add (local.get $a30) (f32x4.mul (local.get $x3) (local.get $d0))))
-                (local.set $a31 (f32x4.add (local.get $a31) (f32x4.mul (local.get $x3) (local.get $d1))))
+                ${[0, 1, 2, 3].flatMap((k) => [0, 1].map((h) => `(local.set $a${k}${h} ${madd(`$a${k}${h}`, `$x${k}`, `$d${h}`)})`)).join('\n                ')}
                   (local.set $xp (i32.add (local.get $xp) (local.get $xs)))
                   (local.set $dp (i32.add (local.get $dp) (local.get $cob)))
                   (br $ql)))
@@ -472,9 +474,12 @@ ${BN_DX_ROWS}
       (br $bl))))
 )
 `;
+};
 
 /** The kernels, taking heap byte addresses and element counts. */
 export interface SimdKernels {
+  /** Whether the accumulations marked in the module text are fused multiply-adds (relaxed SIMD). */
+  readonly fma: boolean;
   sumRows(x: number, rows: number, cols: number, out: number): void;
   sqdevRows(x: number, m: number, rows: number, cols: number, out: number): void;
   /** `dyMinusX` is the byte distance from x to dy (address of dy minus address of x). */
@@ -489,18 +494,19 @@ export interface SimdKernels {
 }
 
 // The project compiles without the DOM library, where TypeScript keeps the WebAssembly types; these are the parts used.
-interface WasmMemory {
+export interface WasmMemory {
   readonly buffer: ArrayBuffer;
 }
-type WasmModule = object;
+export type WasmModule = object;
 const Wasm = (globalThis as unknown as {
   WebAssembly: {
     Module: new (bytes: Uint8Array) => WasmModule;
+    validate(bytes: Uint8Array): boolean;
     instantiate(module: WasmModule, imports: object): Promise<{ exports: Record<string, unknown> }>;
   };
 }).WebAssembly;
 
-let compiled: Promise<WasmModule> | null = null;
+let compiled: Promise<{ module: WasmModule; fma: boolean }> | null = null;
 const instances = new WeakMap<WasmMemory, SimdKernels>();
 
 /** The part of tfjs-backend-wasm's BackendWasm the heap kernels use (public members of that class). */
@@ -512,33 +518,59 @@ export interface HeapBackend {
   disposeData(dataId: DataId, force?: boolean): boolean;
 }
 
-/** Assembles the module (once per process); throws if this JS engine lacks WebAssembly SIMD. */
-export function compileSimdKernels(): Promise<WasmModule> {
+/**
+ * Whether this engine takes relaxed SIMD. Node 22's V8 has it on by default; Node 20's (V8 11.3, where the proposal
+ * was complete but not yet shipped) behind `--experimental-wasm-relaxed-simd`, which this turns on for the process
+ * unless QUORUM_WASM_FMA=0. It only widens what WebAssembly accepts: modules compiled before are unaffected.
+ */
+export async function relaxedSimd(): Promise<boolean> {
+  if (process.env.QUORUM_WASM_FMA === '0') return false;
+  const wabt = await wabtInit();
+  const probe = wabt.parseWat('probe.wat', '(module (func (param v128 v128 v128) (result v128) local.get 0 local.get 1 local.get 2 f32x4.relaxed_madd))', {
+    simd: true,
+    relaxed_simd: true,
+  });
+  try {
+    const { buffer } = probe.toBinary({});
+    if (Wasm.validate(buffer)) return true;
+    v8.setFlagsFromString('--experimental-wasm-relaxed-simd');
+    return Wasm.validate(buffer);
+  } finally {
+    probe.destroy();
+  }
+}
+
+/** Assembles the module text, with or without fused multiply-adds (the latter needs relaxed SIMD enabled). */
+export async function assembleSimdKernels(fma: boolean): Promise<WasmModule> {
+  const wabt = await wabtInit();
+  const parsed = wabt.parseWat('simd-kernels.wat', moduleText(fma), { simd: true, relaxed_simd: fma });
+  try {
+    parsed.validate();
+    const { buffer } = parsed.toBinary({});
+    return new Wasm.Module(buffer);
+  } finally {
+    parsed.destroy();
+  }
+}
+
+/**
+ * Assembles the module (once per process), with fused multiply-adds where the engine takes relaxed SIMD; throws if
+ * it lacks WebAssembly SIMD.
+ */
+export function compileSimdKernels(): Promise<{ module: WasmModule; fma: boolean }> {
   compiled ??= (async () => {
-    const wabt = await wabtInit();
-    const parsed = wabt.parseWat('simd-kernels.wat', WAT, { simd: true });
-    try {
-      parsed.validate();
-      const { buffer } = parsed.toBinary({});
-      return new Wasm.Module(buffer);
-    } finally {
-      parsed.destroy();
-    }
+    const fma = await relaxedSimd();
+    return { module: await assembleSimdKernels(fma), fma };
   })();
   return compiled;
 }
 
-/**
- * Instantiates the kernels on the wasm backend's heap, once per heap. Call after the backend is initialised (its
- * memory exists from then on); kernels look them up with `simdKernelsFor` and fall back to JS until then.
- */
-export async function attachSimdKernels(backend: HeapBackend): Promise<SimdKernels> {
-  const memory = backend.wasm.asm.memory;
-  const existing = instances.get(memory);
-  if (existing) return existing;
-  const instance = await Wasm.instantiate(await compileSimdKernels(), { env: { memory } });
+/** Instantiates an assembled module on `memory` (exported for the tests, which compare both assemblies). */
+export async function instantiateSimdKernels(module: WasmModule, memory: WasmMemory, fma: boolean): Promise<SimdKernels> {
+  const instance = await Wasm.instantiate(module, { env: { memory } });
   const e = instance.exports as Record<string, (...args: number[]) => void>;
   const kernels: SimdKernels = {
+    fma,
     sumRows: e.sum_rows,
     sqdevRows: e.sqdev_rows,
     dotdevRows: e.dotdev_rows,
@@ -550,6 +582,19 @@ export async function attachSimdKernels(backend: HeapBackend): Promise<SimdKerne
     convIn1InputGrad: e.conv_in1_input_grad,
     convFilterGrad: e.conv_filter_grad,
   };
+  return kernels;
+}
+
+/**
+ * Instantiates the kernels on the wasm backend's heap, once per heap. Call after the backend is initialised (its
+ * memory exists from then on); kernels look them up with `simdKernelsFor` and fall back to JS until then.
+ */
+export async function attachSimdKernels(backend: HeapBackend): Promise<SimdKernels> {
+  const memory = backend.wasm.asm.memory;
+  const existing = instances.get(memory);
+  if (existing) return existing;
+  const { module, fma } = await compileSimdKernels();
+  const kernels = await instantiateSimdKernels(module, memory, fma);
   instances.set(memory, kernels);
   return kernels;
 }

@@ -7,6 +7,7 @@ import { expectClose } from './close.js';
 import { selectBackend, withBackend } from '../../../src/models/backend.js';
 import { registerWasmConv2DFilterGradient } from '../../../src/models/conv-grad.js';
 import { isWasmConv2DInputGradientRegistered, registerWasmConv2DInputGradient } from '../../../src/models/conv-input-grad.js';
+import { assembleSimdKernels, instantiateSimdKernels, relaxedSimd, simdKernelsFor, type HeapBackend } from '../../../src/models/simd-kernels.js';
 
 type Shape4 = [number, number, number, number];
 type Pad = 'valid' | 'same' | tf.backend_util.ExplicitPadding;
@@ -158,6 +159,43 @@ describe('Conv2DBackpropFilter on wasm', () => {
       expectClose(actual.dw, reference.dw);
       expectClose(actual.dx, reference.dx);
     });
+  });
+
+  it('uses fused multiply-adds (relaxed SIMD) where the engine takes them, and both assemblies give the same sums', async () => {
+    // Node 20 takes relaxed SIMD once the flag is set at run time; QUORUM_WASM_FMA=0 opts out.
+    const fmaExpected = process.env.QUORUM_WASM_FMA !== '0';
+    expect(await relaxedSimd()).toBe(fmaExpected);
+    await withBackend('wasm', () => {
+      expect(simdKernelsFor(tf.backend() as unknown as HeapBackend)?.fma).toBe(fmaExpected);
+    });
+    // One image pair through conv_filter_grad of each assembly on a memory of its own, against a float64 sum.
+    const [n, h, w, ci, co, k, oh, ow] = [2, 9, 8, 8, 16, 3, 9, 8];
+    const x = seeded([n, h, w, ci], 7);
+    const dy = seeded([n, oh, ow, co], 8);
+    const expected = new Float64Array(k * k * ci * co);
+    for (let b = 0; b < n; b++)
+      for (let p = 0; p < oh; p++)
+        for (let q = 0; q < ow; q++)
+          for (let i = 0; i < k; i++)
+            for (let j = 0; j < k; j++) {
+              const [r, s] = [p + i - 1, q + j - 1];
+              if (r < 0 || r >= h || s < 0 || s >= w) continue;
+              for (let c = 0; c < ci; c++)
+                for (let o = 0; o < co; o++)
+                  expected[((i * k + j) * ci + c) * co + o] += x[((b * h + r) * w + s) * ci + c] * dy[((b * oh + p) * ow + q) * co + o];
+            }
+    // The project compiles without the DOM library, which is where TypeScript keeps the WebAssembly types.
+    const WasmMemory = (globalThis as unknown as { WebAssembly: { Memory: new (d: { initial: number }) => { buffer: ArrayBuffer } } }).WebAssembly.Memory;
+    for (const fma of fmaExpected ? [false, true] : [false]) {
+      const memory = new WasmMemory({ initial: 4 });
+      const kernels = await instantiateSimdKernels(await assembleSimdKernels(fma), memory, fma);
+      const heap = new Float32Array(memory.buffer);
+      const [xAt, dyAt, dwAt] = [0, x.length, x.length + dy.length];
+      heap.set(x, xAt);
+      heap.set(dy, dyAt);
+      kernels.convFilterGrad(4 * xAt, 4 * dyAt, 4 * dwAt, n, h, w, oh, ow, k, k, 1, 1, 1, 1, ci, co);
+      expectClose(heap.subarray(dwAt, dwAt + expected.length), expected, 1e-5);
+    }
   });
 
   it("runs the input gradient through the project's forward-convolution kernel, not wasm's scalar loop", async () => {
