@@ -14,6 +14,7 @@ import { registerWasmMatMul } from './matmul-kernel.js';
 import { registerWasmIdentity } from './identity-kernel.js';
 import { registerWasmChannelKernels } from './channel-kernels.js';
 import { registerWasmBatchNormTraining } from './batchnorm-train.js';
+import { registerWasmWinogradConv2D } from './winograd.js';
 import { attachSimdKernels, type HeapBackend } from './simd-kernels.js';
 // tfjs-core's Node bundle registers no gradients by itself; tfjs-layers' bundle does on import (same tfjs-core instance),
 // so training never depends on whether some other module happened to import tfjs-layers first.
@@ -170,6 +171,7 @@ async function loadWasm(): Promise<void> {
   registerWasmIdentity();
   registerWasmChannelKernels();
   registerWasmBatchNormTraining();
+  registerWasmWinogradConv2D();
 }
 
 /**

@@ -1,7 +1,8 @@
 /**
  * The wasm backend (tfjs-backend-wasm 4.22) has no `Conv2DBackpropFilter` kernel, so the gradient of every conv
- * layer throws there and no CNN can train. This file supplies that kernel: with the SIMD heap kernels attached, a
- * direct kernel for 4k input and 8k output channels and one for a single input channel (simd-kernels.ts); otherwise,
+ * layer throws there and no CNN can train. This file supplies that kernel: with the SIMD heap kernels attached,
+ * Winograd F(2×2, 3×3) for 3×3 stride-1 convolutions (winograd.ts), a direct kernel for 4k input and 8k output
+ * channels and one for a single input channel (simd-kernels.ts); otherwise,
  * and for other channel counts, a single forward convolution that runs on the backend's XNNPACK conv:
  *
  * Derivation (NHWC, dilation 1). The forward pass over the padded input xpad is
@@ -18,6 +19,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { backend_util, getKernel, registerKernel } from '@tensorflow/tfjs-core';
 import type { KernelConfig, TensorInfo } from '@tensorflow/tfjs-core';
+import { winogradApplies, winogradFilterGradient } from './winograd.js';
 import { simdKernelsFor, type HeapBackend } from './simd-kernels.js';
 
 const KERNEL = 'Conv2DBackpropFilter';
@@ -86,6 +88,8 @@ function conv2dFilterGradient(xInfo: TensorInfo, dyInfo: TensorInfo, attrs: Filt
   ];
   const simd = simdKernelsFor(heap);
   const ci = xShape[3];
+  // 3×3, stride 1: Winograd F(2×2, 3×3), 16 multiply-adds per 2×2 tile and channel pair where the kernel below takes 36.
+  if (simd && xInfo.dtype === 'float32' && dyInfo.dtype === 'float32' && winogradApplies(info)) return winogradFilterGradient(heap, simd, xInfo, dyInfo, info);
   if (simd && ci % 4 === 0 && co % 8 === 0) {
     // The usual case (every layer after the first). XNNPACK runs the one-convolution form below at about half its
     // forward speed here: its "weights" (dy, batch × pixels × co) are megabytes and stream from memory for every

@@ -14,6 +14,7 @@
 import type { DataId, TensorInfo } from '@tensorflow/tfjs-core';
 import v8 from 'node:v8';
 import wabtInit from 'wabt';
+import { WINOGRAD_CHANNELS, winogradText } from './winograd-wat.js';
 
 /**
  * A blocked column reduction over float32 rows, for cols % 4 == 0: out[c] = sum over r of term(r, c). Rows are
@@ -472,6 +473,7 @@ ${BN_DX_ROWS}
         (br $pl)))
       (local.set $b (i32.add (local.get $b) (i32.const 1)))
       (br $bl))))
+${winogradText(madd)}
 )
 `;
 };
@@ -491,6 +493,14 @@ export interface SimdKernels {
   convIn1FilterGrad(xpad: number, dy: number, dw: number, acc: number, n: number, hp: number, wp: number, oh: number, ow: number, kh: number, kw: number, sh: number, sw: number, co: number): void;
   convIn1InputGrad(dy: number, w: number, dxpad: number, n: number, hp: number, wp: number, oh: number, ow: number, kh: number, kw: number, sh: number, sw: number, co: number): void;
   convFilterGrad(x: number, dy: number, dw: number, n: number, h: number, w: number, oh: number, ow: number, kh: number, kw: number, sh: number, sw: number, top: number, left: number, ci: number, co: number): void;
+  /** Winograd F(2×2, 3×3) parts (winograd-wat.ts): filter and input transforms, per-C matrix products, output transform. */
+  winoFilter(g: number, u: number, c: number, k: number): void;
+  winoInput(x: number, v: number, n: number, h: number, w: number, c: number, th: number, tw: number, top: number, left: number, tp: number): void;
+  winoGemm: ReadonlyMap<number, (v: number, u: number, m: number, rows: number, tp: number, k: number) => void>;
+  winoOutput(m: number, y: number, n: number, oh: number, ow: number, k: number, th: number, tw: number, tp: number): void;
+  winoDy(dy: number, m: number, n: number, oh: number, ow: number, k: number, th: number, tw: number, tp: number): void;
+  winoFilterGemm(v: number, m: number, du: number, rows: number, tp: number, c: number, k: number): void;
+  winoFilterGrad(du: number, dg: number, c: number, k: number): void;
 }
 
 // The project compiles without the DOM library, where TypeScript keeps the WebAssembly types; these are the parts used.
@@ -581,6 +591,13 @@ export async function instantiateSimdKernels(module: WasmModule, memory: WasmMem
     convIn1FilterGrad: e.conv_in1_filter_grad,
     convIn1InputGrad: e.conv_in1_input_grad,
     convFilterGrad: e.conv_filter_grad,
+    winoFilter: e.wino_filter,
+    winoInput: e.wino_input,
+    winoGemm: new Map(WINOGRAD_CHANNELS.map((c) => [c, e[`wino_gemm_${c}`]])),
+    winoOutput: e.wino_output,
+    winoDy: e.wino_dy,
+    winoFilterGemm: e.wino_filter_gemm,
+    winoFilterGrad: e.wino_filter_grad,
   };
   return kernels;
 }

@@ -1,0 +1,206 @@
+import * as tf from '@tensorflow/tfjs-core';
+// tfjs-layers registers tfjs-core's gradient functions in Node (the core bundle alone has none), as in the service.
+import '@tensorflow/tfjs-layers';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { expectClose } from './close.js';
+import { selectBackend, withBackend } from '../../../src/models/backend.js';
+import { assembleSimdKernels, instantiateSimdKernels, relaxedSimd, simdKernelsFor, type HeapBackend, type SimdKernels } from '../../../src/models/simd-kernels.js';
+import {
+  isWasmWinogradConv2DRegistered,
+  registerWasmWinogradConv2D,
+  winogradApplies,
+  winogradConv2DAt,
+  winogradFilterGradientAt,
+  winogradScratchSizes,
+} from '../../../src/models/winograd.js';
+
+type Pad = 'valid' | 'same' | tf.backend_util.ExplicitPadding;
+
+interface Case {
+  name: string;
+  x: [number, number, number, number];
+  co: number;
+  pad: Pad;
+}
+
+const CASES: Case[] = [
+  // Even output: whole 2×2 tiles.
+  { name: '8×6, 4→8, same', x: [2, 8, 6, 4], co: 8, pad: 'same' },
+  // Odd output sides leave half-empty tiles at the bottom and right edges; 5×5 gives 9 tiles per image (not 4k).
+  { name: '5×5, 8→16, same, 3 images', x: [3, 5, 5, 8], co: 16, pad: 'same' },
+  { name: '9×7, 16→8, valid', x: [2, 9, 7, 16], co: 8, pad: 'valid' },
+  // Explicit, asymmetric padding (tfjs-converter models), and a 1-pixel-wide output.
+  { name: '7×4, 32→24, pads (2,0)/(0,1)', x: [2, 7, 4, 32], co: 24, pad: [[0, 0], [2, 0], [0, 1], [0, 0]] },
+  { name: '4×3, 4→8, valid (2×1 output)', x: [1, 4, 3, 4], co: 8, pad: 'valid' },
+  // Chunks of images whose tiles fit 512 KiB: one image per chunk at 20×20 with 32 → 64 channels (100 tiles), and
+  // four at 8×8 with 64 → 64 (16 tiles), where five images leave a last chunk of one.
+  { name: '20×20, 32→64, same, 2 chunks of 1', x: [2, 20, 20, 32], co: 64, pad: 'same' },
+  { name: '8×8, 64→64, same, chunks of 4 and 1', x: [5, 8, 8, 64], co: 64, pad: 'same' },
+];
+
+const seeded = (shape: number[], seed: number) => tf.tidy(() => tf.randomNormal(shape, 0, 1, 'float32', seed).dataSync() as Float32Array);
+
+interface Data {
+  c: Case;
+  x: Float32Array;
+  w: Float32Array;
+  dy: Float32Array;
+  wShape: [number, number, number, number];
+  info: tf.backend_util.Conv2DInfo;
+}
+
+function data(c: Case, seed: number): Data {
+  const wShape: [number, number, number, number] = [3, 3, c.x[3], c.co];
+  const info = tf.backend_util.computeConv2DInfo(c.x, wShape, 1, 1, c.pad);
+  const dy = seeded([info.batchSize, info.outHeight, info.outWidth, c.co], seed + 2);
+  return { c, x: seeded(c.x, seed), w: seeded(wShape, seed + 1), dy, wShape, info };
+}
+
+/** y, dx and dw of conv2d on `backend` for the loss sum(y · dy). */
+function conv(backend: 'cpu' | 'wasm', d: Data): Promise<{ y: Float32Array; dx: Float32Array; dw: Float32Array }> {
+  return withBackend(backend, () =>
+    tf.tidy(() => {
+      const x = tf.tensor4d(d.x, d.c.x);
+      const w = tf.tensor4d(d.w, d.wShape);
+      const dy = tf.tensor4d(d.dy, [d.info.batchSize, d.info.outHeight, d.info.outWidth, d.c.co]);
+      const f = (a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, 1, d.c.pad), dy));
+      const [dx, dw] = tf.grads(f)([x, w]);
+      return { y: tf.conv2d(x, w, 1, d.c.pad).dataSync() as Float32Array, dx: dx.dataSync() as Float32Array, dw: dw.dataSync() as Float32Array };
+    }),
+  );
+}
+
+/** Counts the calls of the Winograd input transform on the wasm backend's kernels while `body` runs. */
+async function countWinograd(body: () => Promise<unknown>): Promise<number> {
+  const kernels = await withBackend('wasm', () => simdKernelsFor(tf.backend() as unknown as HeapBackend)!);
+  const original = kernels.winoInput;
+  let calls = 0;
+  (kernels as { winoInput: SimdKernels['winoInput'] }).winoInput = (...args) => {
+    calls++;
+    original(...args);
+  };
+  try {
+    await body();
+  } finally {
+    (kernels as { winoInput: SimdKernels['winoInput'] }).winoInput = original;
+  }
+  return calls;
+}
+
+describe('Winograd F(2×2, 3×3) convolution on wasm', () => {
+  beforeAll(async () => {
+    await selectBackend('wasm');
+    await selectBackend('cpu');
+  }, 60_000);
+
+  it('wraps wasm Conv2D once', async () => {
+    await withBackend('wasm', () => {
+      expect(isWasmWinogradConv2DRegistered()).toBe(true);
+      const before = tf.getKernel('Conv2D', 'wasm');
+      registerWasmWinogradConv2D();
+      expect(tf.getKernel('Conv2D', 'wasm')).toBe(before);
+    });
+  });
+
+  describe.each(CASES.map((c, i) => ({ c, seed: 10 + 5 * i })))('$c.name', ({ c, seed }) => {
+    it('gives the output, input gradient and filter gradient of the cpu backend, through the Winograd kernels', async () => {
+      const d = data(c, seed);
+      expect(winogradApplies(d.info)).toBe(true);
+      const reference = await conv('cpu', d);
+      let actual: Awaited<ReturnType<typeof conv>> | undefined;
+      const calls = await countWinograd(async () => {
+        actual = await conv('wasm', d);
+      });
+      // forward, input gradient (a forward convolution, when the input has 8k channels) and filter gradient
+      expect(calls).toBeGreaterThanOrEqual(2);
+      expectClose(actual!.y, reference.y);
+      expectClose(actual!.dx, reference.dx);
+      expectClose(actual!.dw, reference.dw);
+    });
+  });
+
+  it('leaves other convolutions to the original kernels: 5×5, stride 2, dilation 2, 3 input channels, 4 outputs', async () => {
+    const others: Array<{ x: [number, number, number, number]; w: [number, number, number, number]; stride: number; dilation: number }> = [
+      { x: [2, 9, 9, 8], w: [5, 5, 8, 8], stride: 1, dilation: 1 },
+      { x: [2, 9, 9, 8], w: [3, 3, 8, 8], stride: 2, dilation: 1 },
+      { x: [2, 9, 9, 8], w: [3, 3, 8, 8], stride: 1, dilation: 2 },
+      { x: [2, 9, 9, 3], w: [3, 3, 3, 8], stride: 1, dilation: 1 },
+      { x: [2, 9, 9, 8], w: [3, 3, 8, 4], stride: 1, dilation: 1 },
+    ];
+    for (const o of others) {
+      const xs = seeded(o.x, 1);
+      const ws = seeded(o.w, 2);
+      const run = (backend: 'cpu' | 'wasm') =>
+        withBackend(backend, () => tf.tidy(() => tf.conv2d(tf.tensor4d(xs, o.x), tf.tensor4d(ws, o.w), o.stride, 'same', 'NHWC', o.dilation).dataSync() as Float32Array));
+      const reference = await run('cpu');
+      let actual: Float32Array | undefined;
+      expect(await countWinograd(async () => (actual = await run('wasm')))).toBe(0);
+      expectClose(actual!, reference);
+    }
+  });
+
+  it('lets a NaN in the input reach the outputs whose window holds it, and no output outside its tiles', async () => {
+    const x = new Float32Array(1 * 6 * 6 * 4).fill(1);
+    x[(2 * 6 + 3) * 4] = Number.NaN; // pixel (2, 3), channel 0
+    const w = new Float32Array(3 * 3 * 4 * 8).fill(0.5);
+    const y = await withBackend('wasm', () =>
+      tf.tidy(() => tf.conv2d(tf.tensor4d(x, [1, 6, 6, 4]), tf.tensor4d(w, [3, 3, 4, 8]), 1, 'same').dataSync() as Float32Array),
+    );
+    for (let p = 0; p < 6; p++)
+      for (let q = 0; q < 6; q++) {
+        const inWindow = Math.abs(p - 2) <= 1 && Math.abs(q - 3) <= 1;
+        // A Winograd tile mixes its 4×4 input window into all four outputs, so the NaN reaches the outputs of
+        // every tile whose window holds it: rows 0–3 (tiles 0 and 1) and columns 2–5 (tiles 1 and 2).
+        const inTileWindow = p <= 3 && q >= 2;
+        const v = y[(p * 6 + q) * 8];
+        if (inWindow) expect(v).toBeNaN();
+        if (!inTileWindow) expect(v).toBe(0.5 * 9 * 4 - countOutside(p, q) * 0.5 * 4);
+      }
+  });
+
+  it('gives the same sums assembled with and without fused multiply-adds', async () => {
+    const d = data({ name: 'standalone', x: [3, 7, 6, 8], co: 16, pad: 'same' }, 77);
+    const reference = await conv('cpu', d);
+    const fmaHere = await relaxedSimd();
+    // The project compiles without the DOM library, which is where TypeScript keeps the WebAssembly types.
+    const WasmMemory = (globalThis as unknown as { WebAssembly: { Memory: new (d: { initial: number }) => { buffer: ArrayBuffer } } }).WebAssembly.Memory;
+    for (const fma of fmaHere ? [false, true] : [false]) {
+      const memory = new WasmMemory({ initial: 8 });
+      const kernels = await instantiateSimdKernels(await assembleSimdKernels(fma), memory, fma);
+      const heap = new Float32Array(memory.buffer);
+      let next = 0;
+      const place = (values: Float32Array | number) => {
+        const at = next;
+        if (typeof values === 'number') next += values;
+        else {
+          heap.set(values, at);
+          next += values.length;
+        }
+        return 4 * at;
+      };
+      const [x, w, dy] = [place(d.x), place(d.w), place(d.dy)];
+      const y = place(reference.y.length);
+      const dw = place(reference.dw.length);
+      const scratch = () => winogradScratchSizes(d.info).map((size) => place(size));
+      winogradConv2DAt(kernels, d.info, x, w, y, scratch());
+      winogradFilterGradientAt(kernels, d.info, x, dy, dw, scratch());
+      expectClose(heap.subarray(y / 4, y / 4 + reference.y.length), reference.y);
+      expectClose(heap.subarray(dw / 4, dw / 4 + reference.dw.length), reference.dw);
+    }
+  });
+
+  it('keeps the tensor count flat across 20 steps', async () => {
+    const d = data(CASES[1], 3);
+    await conv('wasm', d);
+    const before = await withBackend('wasm', () => tf.memory().numTensors);
+    for (let i = 0; i < 20; i++) await conv('wasm', d);
+    expect(await withBackend('wasm', () => tf.memory().numTensors)).toBe(before);
+  });
+});
+
+/** Taps of a 3×3 'same' window at (p, q) of a 6×6 image that fall outside it. */
+function countOutside(p: number, q: number): number {
+  let n = 0;
+  for (let i = -1; i <= 1; i++) for (let j = -1; j <= 1; j++) if (p + i < 0 || p + i > 5 || q + j < 0 || q + j > 5) n++;
+  return n;
+}
