@@ -497,7 +497,7 @@ export interface SimdKernels {
   winoFilter(g: number, u: number, c: number, k: number): void;
   winoInput(x: number, v: number, n: number, h: number, w: number, c: number, th: number, tw: number, top: number, left: number, tp: number): void;
   winoGemm: ReadonlyMap<number, (v: number, u: number, m: number, rows: number, tp: number, k: number) => void>;
-  winoOutput(m: number, y: number, n: number, oh: number, ow: number, k: number, th: number, tw: number, tp: number): void;
+  winoOutput(m: number, y: number, n: number, oh: number, ow: number, k: number, th: number, tw: number, tp: number, bias: number, relu: number): void;
   winoDy(dy: number, m: number, n: number, oh: number, ow: number, k: number, th: number, tw: number, tp: number): void;
   winoFilterGemm(v: number, m: number, du: number, rows: number, tp: number, c: number, k: number): void;
   winoFilterGrad(du: number, dg: number, c: number, k: number): void;

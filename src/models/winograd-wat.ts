@@ -193,7 +193,10 @@ function matrixProduct(c: number, madd: (acc: string, a: string, b: string) => s
 `;
 }
 
-/** y = Aᵀ M A per tile, for the n images of the tiles M holds (planes `tp` tiles apart); cells past oh × ow are dropped. */
+/**
+ * y = Aᵀ M A per tile, for the n images of the tiles M holds (planes `tp` tiles apart); cells past oh × ow are dropped.
+ * Then, as a fused convolution: + bias[o] where `bias` is an address (0 for none), and max(·, 0) where `relu` ≠ 0.
+ */
 function outputTransform(): string {
   const m = (r: number, s: number) => get(`$m${r}${s}`);
   const q = (a: number, s: number) => get(`$q${a}${s}`);
@@ -206,19 +209,29 @@ function outputTransform(): string {
     .flatMap((s) => rows(s).map((expr, a) => `(local.set $q${a}${s} ${expr})`))
     .join('\n          ');
   const ok = ['(i32.const 1)', '(local.get $cok)', '(local.get $rok)', '(i32.and (local.get $rok) (local.get $cok))'];
-  const stores = range(2)
-    .flatMap((a) =>
-      cols(a).map(
-        (expr, b) => String.raw`(if ${ok[2 * a + b]} (then (v128.store (i32.add (local.get $yt) (i32.add
-            (i32.mul (i32.const ${a}) (local.get $yrowb)) (i32.add (i32.mul (i32.const ${b}) (local.get $kb)) (local.get $e)))) ${expr})))`,
-      ),
-    )
+  const outs = range(2)
+    .flatMap((a) => cols(a).map((expr, b) => `(local.set $o${a}${b} ${expr})`))
+    .join('\n          ');
+  const epilogue = range(4)
+    .map((i) => {
+      const o = `$o${Math.floor(i / 2)}${i % 2}`;
+      return String.raw`(if (local.get $bias) (then (local.set ${o} (f32x4.add (local.get ${o}) (local.get $bv)))))
+          (if (local.get $relu) (then (local.set ${o} (f32x4.max (local.get ${o}) (v128.const i32x4 0 0 0 0)))))`;
+    })
+    .join('\n          ');
+  const stores = range(4)
+    .map((i) => {
+      const [a, b] = [Math.floor(i / 2), i % 2];
+      return String.raw`(if ${ok[i]} (then (v128.store (i32.add (local.get $yt) (i32.add
+            (i32.mul (i32.const ${a}) (local.get $yrowb)) (i32.add (i32.mul (i32.const ${b}) (local.get $kb)) (local.get $e)))) (local.get $o${a}${b}))))`;
+    })
     .join('\n          ');
   return String.raw`
   (func (export "wino_output") (param $m i32) (param $y i32) (param $n i32) (param $oh i32) (param $ow i32) (param $k i32)
-      (param $th i32) (param $tw i32) (param $tp i32)
+      (param $th i32) (param $tw i32) (param $tp i32) (param $bias i32) (param $relu i32)
     (local $b i32) (local $ti i32) (local $tj i32) (local $t i32) (local $e i32) (local $kb i32) (local $yrowb i32)
-    (local $mt i32) (local $mplane i32) (local $yt i32) (local $rok i32) (local $cok i32)
+    (local $mt i32) (local $mplane i32) (local $yt i32) (local $rok i32) (local $cok i32) (local $bv v128)
+    (local $o00 v128) (local $o01 v128) (local $o10 v128) (local $o11 v128)
     ${locals(range(16).map((f) => `$m${Math.floor(f / 4)}${f % 4}`), 'v128')}
     ${locals(range(8).map((i) => `$q${i % 2}${Math.floor(i / 2)}`), 'v128')}
     (local.set $kb (i32.shl (local.get $k) (i32.const 2)))
@@ -245,6 +258,9 @@ function outputTransform(): string {
             (br_if $ed (i32.ge_u (local.get $e) (local.get $kb)))
           ${loads}
           ${qs}
+          ${outs}
+            (if (local.get $bias) (then (local.set $bv (v128.load (i32.add (local.get $bias) (local.get $e))))))
+          ${epilogue}
           ${stores}
             (local.set $e (i32.add (local.get $e) (i32.const 16)))
             (br $el)))

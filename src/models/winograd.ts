@@ -1,6 +1,7 @@
 /**
- * wasm's `Conv2D` through Winograd F(2×2, 3×3) for the 3×3, stride-1 convolutions that dominate a CNN's training
- * step, forward and (through `conv-input-grad.ts`, which is a forward convolution) backward.
+ * wasm's `Conv2D` and `FusedConv2D` (with a bias and ReLU or no activation) through Winograd F(2×2, 3×3) for the
+ * 3×3, stride-1 convolutions that dominate a CNN's training step, forward and (through `conv-input-grad.ts`, which
+ * is a forward convolution) backward.
  *
  * tfjs-backend-wasm sends every convolution to XNNPACK, which runs near the limit of 4-wide SIMD without fused
  * multiply-adds (about 12 GMAC/s per core here). Winograd's form needs 16 multiply-adds per 2×2 output tile and
@@ -22,6 +23,7 @@ import { areWasmKernelsWrapped, wrapWasmKernel } from './wasm-kernel-wrap.js';
 import { WINOGRAD_CHANNELS } from './winograd-wat.js';
 
 const KERNEL = 'Conv2D';
+const FUSED = 'FusedConv2D';
 
 interface Conv2DAttrs {
   strides: [number, number] | number;
@@ -88,7 +90,15 @@ export function winogradScratchSizes(info: backend_util.Conv2DInfo): number[] {
  * out, and zero-filled scratch of `winogradScratchSizes`. Tile rows past the last image stay zero: their products
  * are computed (the kernel takes rows in fours) and dropped.
  */
-export function winogradConv2DAt(simd: SimdKernels, info: backend_util.Conv2DInfo, x: number, filter: number, y: number, [u, v, m]: number[]): void {
+export function winogradConv2DAt(
+  simd: SimdKernels,
+  info: backend_util.Conv2DInfo,
+  x: number,
+  filter: number,
+  y: number,
+  [u, v, m]: number[],
+  epilogue: { bias?: number; relu?: boolean } = {},
+): void {
   const { batchSize: n, inHeight: h, inWidth: w, inChannels: c, outHeight: oh, outWidth: ow, outChannels: k } = info;
   const { th, tw, perImage, chunk, tp } = chunking(info);
   const gemm = simd.winoGemm.get(c);
@@ -98,7 +108,7 @@ export function winogradConv2DAt(simd: SimdKernels, info: backend_util.Conv2DInf
     const count = Math.min(chunk, n - b);
     simd.winoInput(x + 4 * b * h * w * c, v, count, h, w, c, th, tw, info.padInfo.top, info.padInfo.left, tp);
     gemm(v, u, m, Math.ceil((count * perImage) / 4) * 4, tp, k);
-    simd.winoOutput(m, y + 4 * b * oh * ow * k, count, oh, ow, k, th, tw, tp);
+    simd.winoOutput(m, y + 4 * b * oh * ow * k, count, oh, ow, k, th, tw, tp, epilogue.bias ?? 0, epilogue.relu ? 1 : 0);
   }
 }
 
@@ -126,11 +136,19 @@ function withScratch(heap: HeapBackend, sizes: number[], body: (addresses: numbe
   }
 }
 
-/** y = conv2d(x, filter) by Winograd F(2×2, 3×3) on the wasm backend's heap. */
-export function winogradConv2D(heap: HeapBackend, simd: SimdKernels, x: TensorInfo, filter: TensorInfo, info: backend_util.Conv2DInfo): TensorInfo {
+/** y = conv2d(x, filter) (+ bias, then ReLU, for the fused kernel) by Winograd F(2×2, 3×3) on the wasm backend's heap. */
+export function winogradConv2D(
+  heap: HeapBackend,
+  simd: SimdKernels,
+  x: TensorInfo,
+  filter: TensorInfo,
+  info: backend_util.Conv2DInfo,
+  fused: { bias?: TensorInfo; relu?: boolean } = {},
+): TensorInfo {
   const y = heap.makeOutput([info.batchSize, info.outHeight, info.outWidth, info.outChannels], 'float32');
+  const epilogue = { bias: fused.bias ? heap.getMemoryOffset(fused.bias.dataId) : 0, relu: fused.relu };
   withScratch(heap, winogradScratchSizes(info), (scratch) =>
-    winogradConv2DAt(simd, info, heap.getMemoryOffset(x.dataId), heap.getMemoryOffset(filter.dataId), heap.getMemoryOffset(y.dataId), scratch),
+    winogradConv2DAt(simd, info, heap.getMemoryOffset(x.dataId), heap.getMemoryOffset(filter.dataId), heap.getMemoryOffset(y.dataId), scratch, epilogue),
   );
   return y;
 }
@@ -155,10 +173,26 @@ function wrap(original: KernelFunc): KernelFunc {
   };
 }
 
-/** Puts the Winograd path in front of wasm's Conv2D (once; later calls change nothing). */
-export function registerWasmWinogradConv2D(): void {
-  wrapWasmKernel(KERNEL, wrap);
+/** `FusedConv2D` (conv, + bias, activation) through Winograd for a float32 [K] bias or none, and a linear or ReLU activation. */
+function wrapFused(original: KernelFunc): KernelFunc {
+  return (args) => {
+    const { x, filter, bias, preluActivationWeights } = args.inputs as Record<string, TensorInfo | undefined>;
+    const { activation } = args.attrs as unknown as { activation?: string };
+    const heap = args.backend as unknown as HeapBackend;
+    const simd = simdKernelsFor(heap);
+    const info = simd && x && filter ? forwardPlan(x, filter, args.attrs as unknown as Conv2DAttrs) : null;
+    const biasFits = bias == null || (bias.dtype === 'float32' && bias.shape.length === 1 && bias.shape[0] === info?.outChannels);
+    const act = activation ?? 'linear';
+    if (!simd || !info || preluActivationWeights != null || !biasFits || (act !== 'linear' && act !== 'relu')) return original(args);
+    return winogradConv2D(heap, simd, x!, filter!, info, { bias: bias ?? undefined, relu: act === 'relu' });
+  };
 }
 
-/** True when wasm's Conv2D is this file's wrapper. */
-export const isWasmWinogradConv2DRegistered = () => areWasmKernelsWrapped(KERNEL);
+/** Puts the Winograd path in front of wasm's Conv2D and FusedConv2D (once; later calls change nothing). */
+export function registerWasmWinogradConv2D(): void {
+  wrapWasmKernel(KERNEL, wrap);
+  wrapWasmKernel(FUSED, wrapFused);
+}
+
+/** True when wasm's Conv2D and FusedConv2D are this file's wrappers. */
+export const isWasmWinogradConv2DRegistered = () => areWasmKernelsWrapped(KERNEL, FUSED);

@@ -96,9 +96,9 @@ describe('Winograd F(2×2, 3×3) convolution on wasm', () => {
   it('wraps wasm Conv2D once', async () => {
     await withBackend('wasm', () => {
       expect(isWasmWinogradConv2DRegistered()).toBe(true);
-      const before = tf.getKernel('Conv2D', 'wasm');
+      const before = [tf.getKernel('Conv2D', 'wasm'), tf.getKernel('FusedConv2D', 'wasm')];
       registerWasmWinogradConv2D();
-      expect(tf.getKernel('Conv2D', 'wasm')).toBe(before);
+      expect([tf.getKernel('Conv2D', 'wasm'), tf.getKernel('FusedConv2D', 'wasm')]).toEqual(before);
     });
   });
 
@@ -117,6 +117,53 @@ describe('Winograd F(2×2, 3×3) convolution on wasm', () => {
       expectClose(actual!.dx, reference.dx);
       expectClose(actual!.dw, reference.dw);
     });
+  });
+
+  describe.each([
+    { name: 'bias and ReLU', bias: true, activation: 'relu' as const },
+    { name: 'bias, linear', bias: true, activation: 'linear' as const },
+    { name: 'ReLU without bias', bias: false, activation: 'relu' as const },
+  ])('fused conv2d with $name', ({ bias, activation }) => {
+    it('gives the output and the input, filter and bias gradients of the cpu backend, through the Winograd kernels', async () => {
+      const d = data({ name: 'fused', x: [3, 7, 6, 8], co: 16, pad: 'same' }, 41);
+      // Offsets around zero so that ReLU cuts some outputs and passes others.
+      const b = seeded([16], 44);
+      const run = (backend: 'cpu' | 'wasm') =>
+        withBackend(backend, () =>
+          tf.tidy(() => {
+            const [x, w, bt] = [tf.tensor4d(d.x, d.c.x), tf.tensor4d(d.w, d.wShape), tf.tensor1d(b)];
+            const dy = tf.tensor4d(d.dy, [3, 7, 6, 16]);
+            const y = (a: tf.Tensor, f: tf.Tensor, c: tf.Tensor) =>
+              tf.fused.conv2d({ x: a as tf.Tensor4D, filter: f as tf.Tensor4D, strides: 1, pad: 'same', bias: bias ? c : undefined, activation });
+            const loss = (a: tf.Tensor, f: tf.Tensor, c?: tf.Tensor) => tf.sum(tf.mul(y(a, f, c ?? bt), dy));
+            const grads = tf.grads(loss)(bias ? [x, w, bt] : [x, w]);
+            return [y(x, w, bt), ...grads].map((t) => t.dataSync() as Float32Array);
+          }),
+        );
+      const reference = await run('cpu');
+      let actual: Float32Array[] = [];
+      expect(await countWinograd(async () => (actual = await run('wasm')))).toBeGreaterThanOrEqual(2);
+      expect(reference[0].some((v) => v === 0) || activation === 'linear').toBe(true);
+      for (let i = 0; i < (bias ? 4 : 3); i++) expectClose(actual[i], reference[i]);
+    });
+  });
+
+  it('leaves fused convolutions with other activations or PReLU weights to the original kernel', async () => {
+    const d = data({ name: 'elu', x: [2, 6, 6, 8], co: 8, pad: 'same' }, 51);
+    for (const activation of ['elu', 'prelu'] as const) {
+      const run = (backend: 'cpu' | 'wasm') =>
+        withBackend(backend, () =>
+          tf.tidy(() => {
+            const alpha = activation === 'prelu' ? tf.fill([8], 0.2) : undefined;
+            const y = tf.fused.conv2d({ x: tf.tensor4d(d.x, d.c.x), filter: tf.tensor4d(d.w, d.wShape), strides: 1, pad: 'same', activation, preluActivationWeights: alpha });
+            return y.dataSync() as Float32Array;
+          }),
+        );
+      const reference = await run('cpu');
+      let actual: Float32Array | undefined;
+      expect(await countWinograd(async () => (actual = await run('wasm')))).toBe(0);
+      expectClose(actual!, reference);
+    }
   });
 
   it('leaves other convolutions to the original kernels: 5×5, stride 2, dilation 2, 3 input channels, 4 outputs', async () => {
