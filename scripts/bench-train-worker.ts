@@ -14,6 +14,7 @@ import { createInterface } from 'node:readline';
 import { pathToFileURL } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
 import { ARCHITECTURE_PRESETS, buildModel, setDropoutStep, type Architecture } from '../src/models/architecture.js';
+import { adam } from '../src/models/adam.js';
 import { augmentationSchema } from '../src/models/augment.js';
 import { selectBackend } from '../src/models/backend.js';
 import { imageBatch, labelBatch, normalisationTable, type SplitData } from '../src/models/batches.js';
@@ -152,7 +153,7 @@ async function timeBareLoop(model: BenchModel, steps: number, warmup: number, se
   const data = trainingData(batch, warmup + steps);
   const table = normalisationTable(NORM);
   const net = buildModel(architecture, SHAPE, seed);
-  const optimizer = tf.train.adam(1e-3);
+  const optimizer = adam(1e-3);
   const step = (s: number) => {
     const idx = Uint32Array.from({ length: batch }, (_, j) => (s * batch + j) % data.count);
     setDropoutStep(net, s);

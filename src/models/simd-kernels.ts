@@ -131,6 +131,53 @@ function tapRange(lo: string, hi: string, pad: string, tap: string, stride: stri
 }
 
 /**
+ * Adam's update of one variable, elementwise in float32, in the order and rounding of tfjs-core's AdamOptimizer
+ * (no fused multiply-adds, so the results are the same bits):
+ *   m' = m·b1 + g·(1 − b1),  v' = v·b2 + g²·(1 − b2),  x' = (m'/c1) / (√(v'/c2) + ε) · (−lr) + x,  c = 1 − βᵗ
+ * four lanes at a time, then one at a time for the last n mod 4.
+ */
+function adamUpdate(): string {
+  const body = (t: 'f32x4' | 'f32', load: string, store: string, step: number, c: (name: string) => string, l: (name: string) => string) => {
+    const op = (name: string, a: string, b: string) => `(${t}.${name} ${a} ${b})`;
+    const at = (base: string) => `(${load} (i32.add (local.get ${base}) (local.get $e)))`;
+    const put = (base: string, value: string) => `(${store} (i32.add (local.get ${base}) (local.get $e)) ${value})`;
+    const [g, m, v] = [l('g'), l('m'), l('v')];
+    const newM = op('add', op('mul', at('$m'), c('$b1')), op('mul', `(local.get ${g})`, c('$ob1')));
+    const newV = op('add', op('mul', at('$v'), c('$b2')), op('mul', op('mul', `(local.get ${g})`, `(local.get ${g})`), c('$ob2')));
+    const step1 = op('div', op('div', `(local.get ${m})`, c('$c1')), op('add', `(${t}.sqrt ${op('div', `(local.get ${v})`, c('$c2'))})`, c('$eps')));
+    return [
+      `(local.set ${g} ${at('$g')})`,
+      `(local.set ${m} ${newM})`,
+      `(local.set ${v} ${newV})`,
+      put('$m2', `(local.get ${m})`),
+      put('$v2', `(local.get ${v})`),
+      put('$x2', op('add', op('mul', step1, c('$nlr')), at('$x'))),
+      `(local.set $e (i32.add (local.get $e) (i32.const ${step})))`,
+    ].join('\n      ');
+  };
+  const vector = body('f32x4', 'v128.load', 'v128.store', 16, (name) => `(f32x4.splat (local.get ${name}))`, (name) => `$${name}q`);
+  const scalar = body('f32', 'f32.load', 'f32.store', 4, (name) => `(local.get ${name})`, (name) => `$${name}s`);
+  return String.raw`
+  (func (export "adam_update") (param $g i32) (param $m i32) (param $v i32) (param $x i32) (param $m2 i32) (param $v2 i32)
+      (param $x2 i32) (param $n i32) (param $b1 f32) (param $ob1 f32) (param $b2 f32) (param $ob2 f32) (param $c1 f32)
+      (param $c2 f32) (param $eps f32) (param $nlr f32)
+    (local $e i32) (local $end4 i32) (local $end i32) (local $gq v128) (local $mq v128) (local $vq v128)
+    (local $gs f32) (local $ms f32) (local $vs f32)
+    (local.set $end (i32.shl (local.get $n) (i32.const 2)))
+    (local.set $end4 (i32.and (local.get $end) (i32.const -16)))
+    (local.set $e (i32.const 0))
+    (block $vd (loop $vl
+      (br_if $vd (i32.ge_u (local.get $e) (local.get $end4)))
+      ${vector}
+      (br $vl)))
+    (block $sd (loop $sl
+      (br_if $sd (i32.ge_u (local.get $e) (local.get $end)))
+      ${scalar}
+      (br $sl))))
+`;
+}
+
+/**
  * The module's text. With `fma`, the filter gradient's accumulations acc + a·b are relaxed-SIMD multiply-adds
  * (`f32x4.relaxed_madd`: one fused instruction where the CPU has FMA, the two-step sum where it has not); without, a
  * multiply and an add.
@@ -474,6 +521,7 @@ ${BN_DX_ROWS}
       (local.set $b (i32.add (local.get $b) (i32.const 1)))
       (br $bl))))
 ${winogradText(madd)}
+${adamUpdate()}
 )
 `;
 };
@@ -501,6 +549,8 @@ export interface SimdKernels {
   winoDy(dy: number, m: number, n: number, oh: number, ow: number, k: number, th: number, tw: number, tp: number): void;
   winoFilterGemm(v: number, m: number, du: number, rows: number, tp: number, c: number, k: number): void;
   winoFilterGrad(du: number, dg: number, c: number, k: number): void;
+  adamUpdate(g: number, m: number, v: number, x: number, m2: number, v2: number, x2: number, n: number,
+    b1: number, ob1: number, b2: number, ob2: number, c1: number, c2: number, eps: number, nlr: number): void;
 }
 
 // The project compiles without the DOM library, where TypeScript keeps the WebAssembly types; these are the parts used.
@@ -598,6 +648,7 @@ export async function instantiateSimdKernels(module: WasmModule, memory: WasmMem
     winoDy: e.wino_dy,
     winoFilterGemm: e.wino_filter_gemm,
     winoFilterGrad: e.wino_filter_grad,
+    adamUpdate: e.adam_update,
   };
   return kernels;
 }

@@ -13,6 +13,7 @@ import { imageBatch, labelBatch, normalisationTable, type Normalisation, type Sp
 import { classWeightsSchema, resolveClassWeights, weightedCrossEntropy } from './class-weights.js';
 import { predictProbabilities, probabilityMetrics } from './evaluate.js';
 import { createPlateauTracker, learningRateAt, scheduleSchema, type PlateauState } from './schedules.js';
+import { adam } from './adam.js';
 
 export const earlyStoppingSchema = z
   .object({
@@ -160,7 +161,7 @@ export async function trainMember(input: TrainInput): Promise<TrainResult> {
   const counts = new Array<number>(shape.numClasses).fill(0);
   for (const l of data.train.labels) counts[l]++;
   const classWeights = resolveClassWeights(t.classWeights, counts, { imbalanceThreshold: t.imbalanceThreshold });
-  const optimizer = t.optimizer === 'adam' ? tf.train.adam(t.learningRate) : tf.train.momentum(t.learningRate, t.momentum);
+  const optimizer = t.optimizer === 'adam' ? adam(t.learningRate) : tf.train.momentum(t.learningRate, t.momentum);
   const plateau = t.schedule.type === 'plateau' ? createPlateauTracker(t.schedule, t.learningRate, input.resume?.plateau ?? undefined) : null;
   // Options that are not training-time transforms do not make a run "augmenting".
   const notTransforms = new Set(['materialize', 'probability', 'testTimeFlip']);
