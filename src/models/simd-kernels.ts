@@ -14,6 +14,7 @@
 import type { DataId, TensorInfo } from '@tensorflow/tfjs-core';
 import v8 from 'node:v8';
 import wabtInit from 'wabt';
+import { fourByEightStep, type Madd } from './wat-blocks.js';
 import { WINOGRAD_CHANNELS, winogradText } from './winograd-wat.js';
 
 /**
@@ -183,7 +184,7 @@ function adamUpdate(): string {
  * multiply and an add.
  */
 const moduleText = (fma: boolean): string => {
-  const madd = (acc: string, a: string, b: string) =>
+  const madd: Madd = (acc, a, b) =>
     fma ? `(f32x4.relaxed_madd (local.get ${a}) (local.get ${b}) (local.get ${acc}))` : `(f32x4.add (local.get ${acc}) (f32x4.mul (local.get ${a}) (local.get ${b})))`;
   return String.raw`
 (module
@@ -425,13 +426,7 @@ ${BN_DX_ROWS}
                 (local.set $dend (i32.add (local.get $dp) (i32.mul (i32.sub (local.get $qhi) (local.get $qlo)) (local.get $cob))))
                 (block $qd (loop $ql
                   (br_if $qd (i32.ge_u (local.get $dp) (local.get $dend)))
-                  (local.set $d0 (v128.load (local.get $dp)))
-                  (local.set $d1 (v128.load offset=16 (local.get $dp)))
-                  (local.set $x0 (v128.load32_splat (local.get $xp)))
-                  (local.set $x1 (v128.load32_splat offset=4 (local.get $xp)))
-                  (local.set $x2 (v128.load32_splat offset=8 (local.get $xp)))
-                  (local.set $x3 (v128.load32_splat offset=12 (local.get $xp)))
-                ${[0, 1, 2, 3].flatMap((k) => [0, 1].map((h) => `(local.set $a${k}${h} ${madd(`$a${k}${h}`, `$x${k}`, `$d${h}`)})`)).join('\n                ')}
+                  ${fourByEightStep(madd, '$xp', '$dp', 4)}
                   (local.set $xp (i32.add (local.get $xp) (local.get $xs)))
                   (local.set $dp (i32.add (local.get $dp) (local.get $cob)))
                   (br $ql)))

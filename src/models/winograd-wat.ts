@@ -13,6 +13,8 @@
  * V [16][tiles][C], M [16][tiles][K], y [n][oh][ow][K], with f = 4·row + column of the 4×4 tile.
  */
 
+import { fourByEightStep, type Madd } from './wat-blocks.js';
+
 /** Channel counts C with a matrix-product kernel of their own (the four tile rows sit at compile-time offsets). */
 export const WINOGRAD_CHANNELS = [4, 8, 16, 32, 64, 128, 256, 512] as const;
 
@@ -23,27 +25,33 @@ const sub = (a: string, b: string) => `(f32x4.sub ${a} ${b})`;
 const half = (a: string) => `(f32x4.mul ${a} (v128.const f32x4 0.5 0.5 0.5 0.5))`;
 const get = (name: string) => `(local.get ${name})`;
 
-/** U[f][c][o] = (G g Gᵀ)[f] for every (c, o); g's nine taps and U's sixteen planes each hold C·K values in the same order. */
-function filterTransform(): string {
-  const g = (i: number, j: number) => get(`$g${i}${j}`);
+/**
+ * A function (param $src) (param $dst) (param $c) (param $k) for a 2-D transform Z = L X Lᵀ of a p × p grid of planes
+ * into a q × q grid, every plane C·K floats in the same order (plane i·p + j of X, a·q + b of Z), four floats at a
+ * time. `combine` gives the q rows of L·v for a column v of p values; it serves for the columns of X and then for the
+ * rows of L X.
+ */
+function planeTransform(name: string, p: number, q: number, combine: (v: string[]) => string[]): string {
+  const x = (i: number, j: number) => get(`$x${i}${j}`);
   const t = (a: number, j: number) => get(`$t${a}${j}`);
-  // rows of G g (a = 0..3) for each filter column j, then columns: U[a][b] from t[a][0..2]
-  const rows = (j: number) => [g(0, j), half(add(add(g(0, j), g(1, j)), g(2, j))), half(add(sub(g(0, j), g(1, j)), g(2, j))), g(2, j)];
-  const cols = (a: number) => [t(a, 0), half(add(add(t(a, 0), t(a, 1)), t(a, 2))), half(add(sub(t(a, 0), t(a, 1)), t(a, 2))), t(a, 2)];
-  const loads = range(9)
-    .map((tap) => `(local.set $g${Math.floor(tap / 3)}${tap % 3} (v128.load (i32.add (local.get $g) (i32.add (i32.mul (i32.const ${tap}) (local.get $plane)) (local.get $e)))))`)
+  const loads = range(p * p)
+    .map((f) => `(local.set $x${Math.floor(f / p)}${f % p} (v128.load (i32.add (local.get $src) (i32.add (i32.mul (i32.const ${f}) (local.get $plane)) (local.get $e)))))`)
     .join('\n      ');
-  const ts = range(3)
-    .flatMap((j) => rows(j).map((expr, a) => `(local.set $t${a}${j} ${expr})`))
+  const ts = range(p)
+    .flatMap((j) => combine(range(p).map((i) => x(i, j))).map((expr, a) => `(local.set $t${a}${j} ${expr})`))
     .join('\n      ');
-  const stores = range(4)
-    .flatMap((a) => cols(a).map((expr, b) => `(v128.store (i32.add (local.get $u) (i32.add (i32.mul (i32.const ${4 * a + b}) (local.get $plane)) (local.get $e))) ${expr})`))
+  const stores = range(q)
+    .flatMap((a) =>
+      combine(range(p).map((j) => t(a, j))).map(
+        (expr, b) => `(v128.store (i32.add (local.get $dst) (i32.add (i32.mul (i32.const ${q * a + b}) (local.get $plane)) (local.get $e))) ${expr})`,
+      ),
+    )
     .join('\n      ');
   return String.raw`
-  (func (export "wino_filter") (param $g i32) (param $u i32) (param $c i32) (param $k i32)
+  (func (export "${name}") (param $src i32) (param $dst i32) (param $c i32) (param $k i32)
     (local $plane i32) (local $e i32)
-    ${locals(range(9).map((tap) => `$g${Math.floor(tap / 3)}${tap % 3}`), 'v128')}
-    ${locals(range(12).map((i) => `$t${i % 4}${Math.floor(i / 4)}`), 'v128')}
+    ${locals(range(p * p).map((f) => `$x${Math.floor(f / p)}${f % p}`), 'v128')}
+    ${locals(range(q * p).map((f) => `$t${Math.floor(f / p)}${f % p}`), 'v128')}
     (local.set $plane (i32.shl (i32.mul (local.get $c) (local.get $k)) (i32.const 2)))
     (local.set $e (i32.const 0))
     (block $done (loop $next
@@ -54,6 +62,43 @@ function filterTransform(): string {
       (local.set $e (i32.add (local.get $e) (i32.const 16)))
       (br $next))))
 `;
+}
+
+/** wino_filter: U[f][c][o] = (G g Gᵀ)[f] from g's nine taps, G = [1 0 0; ½ ½ ½; ½ −½ ½; 0 0 1]. */
+const filterTransform = () => planeTransform('wino_filter', 3, 4, ([g0, g1, g2]) => [g0, half(add(add(g0, g1), g2)), half(add(sub(g0, g1), g2)), g2]);
+
+/**
+ * The loop nest over tiles shared by the tile transforms: images b < $n, tile rows $ti < $th, tile columns $tj < $tw
+ * (tile $t counts them all), and the channel bytes $e < `channelBytes` four floats at a time, with hooks at the top
+ * of each image, tile row and tile. Needs the i32 locals $b $ti $tj $t $e.
+ */
+function tileLoops(o: { image?: string; row?: string; tile: string; channelBytes: string; body: string }): string {
+  return String.raw`(local.set $t (i32.const 0))
+    (local.set $b (i32.const 0))
+    (block $bd (loop $bl
+      (br_if $bd (i32.ge_u (local.get $b) (local.get $n)))
+      ${o.image ?? ''}
+      (local.set $ti (i32.const 0))
+      (block $id (loop $il
+        (br_if $id (i32.ge_u (local.get $ti) (local.get $th)))
+        ${o.row ?? ''}
+        (local.set $tj (i32.const 0))
+        (block $jd (loop $jl
+          (br_if $jd (i32.ge_u (local.get $tj) (local.get $tw)))
+          ${o.tile}
+          (local.set $e (i32.const 0))
+          (block $ed (loop $el
+            (br_if $ed (i32.ge_u (local.get $e) (local.get ${o.channelBytes})))
+          ${o.body}
+            (local.set $e (i32.add (local.get $e) (i32.const 16)))
+            (br $el)))
+          (local.set $t (i32.add (local.get $t) (i32.const 1)))
+          (local.set $tj (i32.add (local.get $tj) (i32.const 1)))
+          (br $jl)))
+        (local.set $ti (i32.add (local.get $ti) (i32.const 1)))
+        (br $il)))
+      (local.set $b (i32.add (local.get $b) (i32.const 1)))
+      (br $bl)))`;
 }
 
 /**
@@ -99,34 +144,15 @@ function inputTransform(): string {
     (local.set $cb (i32.shl (local.get $c) (i32.const 2)))
     (local.set $rowb (i32.mul (local.get $w) (local.get $cb)))
     (local.set $vplane (i32.mul (local.get $tp) (local.get $cb)))
-    (local.set $t (i32.const 0))
-    (local.set $b (i32.const 0))
-    (block $bd (loop $bl
-      (br_if $bd (i32.ge_u (local.get $b) (local.get $n)))
-      (local.set $img (i32.add (local.get $x) (i32.mul (i32.mul (local.get $b) (local.get $h)) (local.get $rowb))))
-      (local.set $ti (i32.const 0))
-      (block $id (loop $il
-        (br_if $id (i32.ge_u (local.get $ti) (local.get $th)))
-        (local.set $tj (i32.const 0))
-        (block $jd (loop $jl
-          (br_if $jd (i32.ge_u (local.get $tj) (local.get $tw)))
-        ${setup}
-          (local.set $vt (i32.add (local.get $v) (i32.mul (local.get $t) (local.get $cb))))
-          (local.set $e (i32.const 0))
-          (block $ed (loop $el
-            (br_if $ed (i32.ge_u (local.get $e) (local.get $cb)))
-          ${loads}
+    ${tileLoops({
+      image: '(local.set $img (i32.add (local.get $x) (i32.mul (i32.mul (local.get $b) (local.get $h)) (local.get $rowb))))',
+      tile: `${setup}
+          (local.set $vt (i32.add (local.get $v) (i32.mul (local.get $t) (local.get $cb))))`,
+      channelBytes: '$cb',
+      body: `${loads}
           ${us}
-          ${stores}
-            (local.set $e (i32.add (local.get $e) (i32.const 16)))
-            (br $el)))
-          (local.set $t (i32.add (local.get $t) (i32.const 1)))
-          (local.set $tj (i32.add (local.get $tj) (i32.const 1)))
-          (br $jl)))
-        (local.set $ti (i32.add (local.get $ti) (i32.const 1)))
-        (br $il)))
-      (local.set $b (i32.add (local.get $b) (i32.const 1)))
-      (br $bl))))
+          ${stores}`,
+    })})
 `;
 }
 
@@ -135,15 +161,9 @@ function inputTransform(): string {
  * planes of V and M are `tp` tiles apart. A 4-tile × 8-output block of M stays in registers while the four tile
  * rows of V, at compile-time offsets C·4 bytes apart, and U's rows stream by.
  */
-function matrixProduct(c: number, madd: (acc: string, a: string, b: string) => string): string {
+function matrixProduct(c: number, madd: Madd): string {
   const acc = range(4).flatMap((r) => [0, 1].map((h) => `$a${r}${h}`));
   const zero = acc.map((a) => `(local.set ${a} (v128.const i32x4 0 0 0 0))`).join(' ');
-  const splats = range(4)
-    .map((r) => `(local.set $x${r} (v128.load32_splat offset=${r * c * 4} (local.get $xp)))`)
-    .join('\n              ');
-  const madds = range(4)
-    .flatMap((r) => [0, 1].map((h) => `(local.set $a${r}${h} ${madd(`$a${r}${h}`, `$x${r}`, `$d${h}`)})`))
-    .join('\n              ');
   const stores = range(4)
     .map(
       (r) => String.raw`(local.set $mp (i32.add (local.get $mf) (i32.shl (i32.add (i32.mul (i32.add (local.get $t0) (i32.const ${r})) (local.get $k)) (local.get $o0)) (i32.const 2))))
@@ -176,10 +196,7 @@ function matrixProduct(c: number, madd: (acc: string, a: string, b: string) => s
           (local.set $wp (i32.add (local.get $uf) (i32.shl (local.get $o0) (i32.const 2))))
           (block $cd (loop $cl
             (br_if $cd (i32.ge_u (local.get $xp) (local.get $xend)))
-              (local.set $d0 (v128.load (local.get $wp)))
-              (local.set $d1 (v128.load offset=16 (local.get $wp)))
-              ${splats}
-              ${madds}
+              ${fourByEightStep(madd, '$xp', '$wp', c * 4)}
               (local.set $xp (i32.add (local.get $xp) (i32.const 4)))
               (local.set $wp (i32.add (local.get $wp) (local.get $kb)))
             (br $cl)))
@@ -190,6 +207,36 @@ function matrixProduct(c: number, madd: (acc: string, a: string, b: string) => s
         (br $tl)))
       (local.set $f (i32.add (local.get $f) (i32.const 1)))
       (br $fl))))
+`;
+}
+
+/**
+ * A function over the 2×2 output tiles of n images, four of the K channels at a time. Its parameters are
+ * `params[0]`, then n, oh, ow, k, th, tw, tp, then `params[1]`; `$img` is the image tensor ([n][oh][ow][K]) and `$m`
+ * the tile planes (`tp` tiles apart). `body` runs with $mt = tile t's row in plane 0 of M, $yt = the address of its
+ * top-left cell in the image, $rok / $cok = whether its second row / column lies inside oh × ow, $e = the byte offset
+ * of the four channels, $yrowb / $kb / $mplane = the bytes of an image row / a cell / a plane.
+ */
+function overOutputTiles(name: string, params: [string, string], extraLocals: string, body: string): string {
+  return String.raw`
+  (func (export "${name}") ${params[0]} (param $n i32) (param $oh i32) (param $ow i32) (param $k i32)
+      (param $th i32) (param $tw i32) (param $tp i32) ${params[1]}
+    (local $b i32) (local $ti i32) (local $tj i32) (local $t i32) (local $e i32) (local $kb i32) (local $yrowb i32)
+    (local $mt i32) (local $mplane i32) (local $yt i32) (local $rok i32) (local $cok i32)
+    ${extraLocals}
+    (local.set $kb (i32.shl (local.get $k) (i32.const 2)))
+    (local.set $yrowb (i32.mul (local.get $ow) (local.get $kb)))
+    (local.set $mplane (i32.mul (local.get $tp) (local.get $kb)))
+    ${tileLoops({
+      row: '(local.set $rok (i32.lt_u (i32.add (i32.shl (local.get $ti) (i32.const 1)) (i32.const 1)) (local.get $oh)))',
+      tile: String.raw`(local.set $cok (i32.lt_u (i32.add (i32.shl (local.get $tj) (i32.const 1)) (i32.const 1)) (local.get $ow)))
+          (local.set $mt (i32.add (local.get $m) (i32.mul (local.get $t) (local.get $kb))))
+          (local.set $yt (i32.add (local.get $img) (i32.add
+            (i32.mul (i32.add (i32.mul (local.get $b) (local.get $oh)) (i32.shl (local.get $ti) (i32.const 1))) (local.get $yrowb))
+            (i32.mul (i32.shl (local.get $tj) (i32.const 1)) (local.get $kb)))))`,
+      channelBytes: '$kb',
+      body,
+    })})
 `;
 }
 
@@ -226,52 +273,19 @@ function outputTransform(): string {
             (i32.mul (i32.const ${a}) (local.get $yrowb)) (i32.add (i32.mul (i32.const ${b}) (local.get $kb)) (local.get $e)))) (local.get $o${a}${b}))))`;
     })
     .join('\n          ');
-  return String.raw`
-  (func (export "wino_output") (param $m i32) (param $y i32) (param $n i32) (param $oh i32) (param $ow i32) (param $k i32)
-      (param $th i32) (param $tw i32) (param $tp i32) (param $bias i32) (param $relu i32)
-    (local $b i32) (local $ti i32) (local $tj i32) (local $t i32) (local $e i32) (local $kb i32) (local $yrowb i32)
-    (local $mt i32) (local $mplane i32) (local $yt i32) (local $rok i32) (local $cok i32) (local $bv v128)
-    (local $o00 v128) (local $o01 v128) (local $o10 v128) (local $o11 v128)
+  return overOutputTiles(
+    'wino_output',
+    ['(param $m i32) (param $img i32)', '(param $bias i32) (param $relu i32)'],
+    String.raw`(local $bv v128) (local $o00 v128) (local $o01 v128) (local $o10 v128) (local $o11 v128)
     ${locals(range(16).map((f) => `$m${Math.floor(f / 4)}${f % 4}`), 'v128')}
-    ${locals(range(8).map((i) => `$q${i % 2}${Math.floor(i / 2)}`), 'v128')}
-    (local.set $kb (i32.shl (local.get $k) (i32.const 2)))
-    (local.set $yrowb (i32.mul (local.get $ow) (local.get $kb)))
-    (local.set $mplane (i32.mul (local.get $tp) (local.get $kb)))
-    (local.set $t (i32.const 0))
-    (local.set $b (i32.const 0))
-    (block $bd (loop $bl
-      (br_if $bd (i32.ge_u (local.get $b) (local.get $n)))
-      (local.set $ti (i32.const 0))
-      (block $id (loop $il
-        (br_if $id (i32.ge_u (local.get $ti) (local.get $th)))
-        (local.set $rok (i32.lt_u (i32.add (i32.shl (local.get $ti) (i32.const 1)) (i32.const 1)) (local.get $oh)))
-        (local.set $tj (i32.const 0))
-        (block $jd (loop $jl
-          (br_if $jd (i32.ge_u (local.get $tj) (local.get $tw)))
-          (local.set $cok (i32.lt_u (i32.add (i32.shl (local.get $tj) (i32.const 1)) (i32.const 1)) (local.get $ow)))
-          (local.set $mt (i32.add (local.get $m) (i32.mul (local.get $t) (local.get $kb))))
-          (local.set $yt (i32.add (local.get $y) (i32.add
-            (i32.mul (i32.add (i32.mul (local.get $b) (local.get $oh)) (i32.shl (local.get $ti) (i32.const 1))) (local.get $yrowb))
-            (i32.mul (i32.shl (local.get $tj) (i32.const 1)) (local.get $kb)))))
-          (local.set $e (i32.const 0))
-          (block $ed (loop $el
-            (br_if $ed (i32.ge_u (local.get $e) (local.get $kb)))
-          ${loads}
+    ${locals(range(8).map((i) => `$q${i % 2}${Math.floor(i / 2)}`), 'v128')}`,
+    String.raw`${loads}
           ${qs}
           ${outs}
             (if (local.get $bias) (then (local.set $bv (v128.load (i32.add (local.get $bias) (local.get $e))))))
           ${epilogue}
-          ${stores}
-            (local.set $e (i32.add (local.get $e) (i32.const 16)))
-            (br $el)))
-          (local.set $t (i32.add (local.get $t) (i32.const 1)))
-          (local.set $tj (i32.add (local.get $tj) (i32.const 1)))
-          (br $jl)))
-        (local.set $ti (i32.add (local.get $ti) (i32.const 1)))
-        (br $il)))
-      (local.set $b (i32.add (local.get $b) (i32.const 1)))
-      (br $bl))))
-`;
+          ${stores}`,
+  );
 }
 
 /**
@@ -302,48 +316,15 @@ function outputGradientTransform(): string {
   const stores = range(4)
     .flatMap((r) => cols(r).map((expr, c) => `(v128.store (i32.add (local.get $mt) (i32.add (i32.mul (i32.const ${4 * r + c}) (local.get $mplane)) (local.get $e))) ${expr})`))
     .join('\n          ');
-  return String.raw`
-  (func (export "wino_dy") (param $dy i32) (param $m i32) (param $n i32) (param $oh i32) (param $ow i32) (param $k i32)
-      (param $th i32) (param $tw i32) (param $tp i32)
-    (local $b i32) (local $ti i32) (local $tj i32) (local $t i32) (local $e i32) (local $kb i32) (local $yrowb i32)
-    (local $mt i32) (local $mplane i32) (local $yt i32) (local $rok i32) (local $cok i32)
-    ${locals(range(4).map((i) => `$y${Math.floor(i / 2)}${i % 2}`), 'v128')}
-    ${locals(range(8).map((i) => `$q${i % 4}${Math.floor(i / 4)}`), 'v128')}
-    (local.set $kb (i32.shl (local.get $k) (i32.const 2)))
-    (local.set $yrowb (i32.mul (local.get $ow) (local.get $kb)))
-    (local.set $mplane (i32.mul (local.get $tp) (local.get $kb)))
-    (local.set $t (i32.const 0))
-    (local.set $b (i32.const 0))
-    (block $bd (loop $bl
-      (br_if $bd (i32.ge_u (local.get $b) (local.get $n)))
-      (local.set $ti (i32.const 0))
-      (block $id (loop $il
-        (br_if $id (i32.ge_u (local.get $ti) (local.get $th)))
-        (local.set $rok (i32.lt_u (i32.add (i32.shl (local.get $ti) (i32.const 1)) (i32.const 1)) (local.get $oh)))
-        (local.set $tj (i32.const 0))
-        (block $jd (loop $jl
-          (br_if $jd (i32.ge_u (local.get $tj) (local.get $tw)))
-          (local.set $cok (i32.lt_u (i32.add (i32.shl (local.get $tj) (i32.const 1)) (i32.const 1)) (local.get $ow)))
-          (local.set $mt (i32.add (local.get $m) (i32.mul (local.get $t) (local.get $kb))))
-          (local.set $yt (i32.add (local.get $dy) (i32.add
-            (i32.mul (i32.add (i32.mul (local.get $b) (local.get $oh)) (i32.shl (local.get $ti) (i32.const 1))) (local.get $yrowb))
-            (i32.mul (i32.shl (local.get $tj) (i32.const 1)) (local.get $kb)))))
-          (local.set $e (i32.const 0))
-          (block $ed (loop $el
-            (br_if $ed (i32.ge_u (local.get $e) (local.get $kb)))
-          ${loads}
+  return overOutputTiles(
+    'wino_dy',
+    ['(param $img i32) (param $m i32)', ''],
+    String.raw`${locals(range(4).map((i) => `$y${Math.floor(i / 2)}${i % 2}`), 'v128')}
+    ${locals(range(8).map((i) => `$q${i % 4}${Math.floor(i / 4)}`), 'v128')}`,
+    String.raw`${loads}
           ${qs}
-          ${stores}
-            (local.set $e (i32.add (local.get $e) (i32.const 16)))
-            (br $el)))
-          (local.set $t (i32.add (local.get $t) (i32.const 1)))
-          (local.set $tj (i32.add (local.get $tj) (i32.const 1)))
-          (br $jl)))
-        (local.set $ti (i32.add (local.get $ti) (i32.const 1)))
-        (br $il)))
-      (local.set $b (i32.add (local.get $b) (i32.const 1)))
-      (br $bl))))
-`;
+          ${stores}`,
+  );
 }
 
 /**
@@ -351,7 +332,7 @@ function outputGradientTransform(): string {
  * 4-channel × 8-output block of dU stays in registers while the tiles stream by, four channels of a tile at
  * consecutive addresses and eight outputs of its dM row.
  */
-function filterGradientProduct(madd: (acc: string, a: string, b: string) => string): string {
+function filterGradientProduct(madd: Madd): string {
   const acc = range(4).flatMap((r) => [0, 1].map((h) => `$a${r}${h}`));
   const block = (op: 'load' | 'store') =>
     range(4)
@@ -363,9 +344,6 @@ function filterGradientProduct(madd: (acc: string, a: string, b: string) => stri
         ),
       )
       .join('\n          ');
-  const madds = range(4)
-    .flatMap((r) => [0, 1].map((h) => `(local.set $a${r}${h} ${madd(`$a${r}${h}`, `$x${r}`, `$d${h}`)})`))
-    .join('\n              ');
   return String.raw`
   (func (export "wino_filter_gemm") (param $v i32) (param $m i32) (param $du i32) (param $rows i32) (param $tp i32)
       (param $c i32) (param $k i32)
@@ -394,13 +372,7 @@ function filterGradientProduct(madd: (acc: string, a: string, b: string) => stri
           (local.set $dend (i32.add (local.get $dp) (i32.mul (local.get $rows) (local.get $kb))))
           (block $td (loop $tl
             (br_if $td (i32.ge_u (local.get $dp) (local.get $dend)))
-              (local.set $d0 (v128.load (local.get $dp)))
-              (local.set $d1 (v128.load offset=16 (local.get $dp)))
-              (local.set $x0 (v128.load32_splat (local.get $xp)))
-              (local.set $x1 (v128.load32_splat offset=4 (local.get $xp)))
-              (local.set $x2 (v128.load32_splat offset=8 (local.get $xp)))
-              (local.set $x3 (v128.load32_splat offset=12 (local.get $xp)))
-              ${madds}
+              ${fourByEightStep(madd, '$xp', '$dp', 4)}
               (local.set $xp (i32.add (local.get $xp) (local.get $cb)))
               (local.set $dp (i32.add (local.get $dp) (local.get $kb)))
             (br $tl)))
@@ -414,44 +386,15 @@ function filterGradientProduct(madd: (acc: string, a: string, b: string) => stri
 `;
 }
 
-/** dg[i][j] = (Gᵀ dU G)[i][j] for every (c, o): dU's sixteen planes and dg's nine taps hold C·K values in the same order. */
-function filterGradientTransform(): string {
-  const u = (a: number, b: number) => get(`$u${a}${b}`);
-  const r = (i: number, b: number) => get(`$r${i}${b}`);
-  // Gᵀ dU (rows i = 0..2 from the four rows a), then (Gᵀ dU) G (columns)
-  const rows = (b: number) => [add(u(0, b), half(add(u(1, b), u(2, b)))), half(sub(u(1, b), u(2, b))), add(half(add(u(1, b), u(2, b))), u(3, b))];
-  const cols = (i: number) => [add(r(i, 0), half(add(r(i, 1), r(i, 2)))), half(sub(r(i, 1), r(i, 2))), add(half(add(r(i, 1), r(i, 2))), r(i, 3))];
-  const loads = range(16)
-    .map((f) => `(local.set $u${Math.floor(f / 4)}${f % 4} (v128.load (i32.add (local.get $du) (i32.add (i32.mul (i32.const ${f}) (local.get $plane)) (local.get $e)))))`)
-    .join('\n      ');
-  const rs = range(4)
-    .flatMap((b) => rows(b).map((expr, i) => `(local.set $r${i}${b} ${expr})`))
-    .join('\n      ');
-  const stores = range(3)
-    .flatMap((i) => cols(i).map((expr, j) => `(v128.store (i32.add (local.get $dg) (i32.add (i32.mul (i32.const ${3 * i + j}) (local.get $plane)) (local.get $e))) ${expr})`))
-    .join('\n      ');
-  return String.raw`
-  (func (export "wino_filter_grad") (param $du i32) (param $dg i32) (param $c i32) (param $k i32)
-    (local $plane i32) (local $e i32)
-    ${locals(range(16).map((f) => `$u${Math.floor(f / 4)}${f % 4}`), 'v128')}
-    ${locals(range(12).map((i) => `$r${i % 3}${Math.floor(i / 3)}`), 'v128')}
-    (local.set $plane (i32.shl (i32.mul (local.get $c) (local.get $k)) (i32.const 2)))
-    (local.set $e (i32.const 0))
-    (block $done (loop $next
-      (br_if $done (i32.ge_u (local.get $e) (local.get $plane)))
-      ${loads}
-      ${rs}
-      ${stores}
-      (local.set $e (i32.add (local.get $e) (i32.const 16)))
-      (br $next))))
-`;
-}
+/** wino_filter_grad: dg = Gᵀ dU G from dU's sixteen planes into the nine taps. */
+const filterGradientTransform = () =>
+  planeTransform('wino_filter_grad', 4, 3, ([u0, u1, u2, u3]) => [add(u0, half(add(u1, u2))), half(sub(u1, u2)), add(half(add(u1, u2)), u3)]);
 
 /**
  * The Winograd functions: forward wino_filter, wino_input, wino_gemm_<C> for each of WINOGRAD_CHANNELS, wino_output;
  * filter gradient wino_dy, wino_filter_gemm, wino_filter_grad (with wino_input).
  */
-export function winogradText(madd: (acc: string, a: string, b: string) => string): string {
+export function winogradText(madd: Madd): string {
   return [
     filterTransform(),
     inputTransform(),

@@ -1,0 +1,20 @@
+/**
+ * WebAssembly-text pieces shared by the SIMD heap kernels (`simd-kernels.ts`, `winograd-wat.ts`).
+ */
+
+/** `acc + a·b` on v128 locals, as an expression: a relaxed-SIMD fused multiply-add or a multiply and an add. */
+export type Madd = (acc: string, a: string, b: string) => string;
+
+/**
+ * One step of a 4 × 8 register block: accumulators $a<r><h> (r < 4 rows, h < 2 halves of 8 columns) gain
+ * x[r] · d[0..7], where d is the eight floats at `$d`'s address and x[r] the float at `$x`'s address plus r·xStride
+ * bytes (splatted). Uses the v128 locals $d0 $d1 $x0..$x3.
+ */
+export function fourByEightStep(madd: Madd, x: string, d: string, xStride: number): string {
+  return [
+    `(local.set $d0 (v128.load (local.get ${d})))`,
+    `(local.set $d1 (v128.load offset=16 (local.get ${d})))`,
+    ...[0, 1, 2, 3].map((r) => `(local.set $x${r} (v128.load32_splat offset=${r * xStride} (local.get ${x})))`),
+    ...[0, 1, 2, 3].flatMap((r) => [0, 1].map((h) => `(local.set $a${r}${h} ${madd(`$a${r}${h}`, `$x${r}`, `$d${h}`)})`)),
+  ].join('\n              ');
+}
