@@ -4,8 +4,9 @@
  * members train side by side on a 2-core machine); uploads all 60,000 Fashion-MNIST training images as IDX over HTTP
  * (95% train, 5% validation) and the 10,000 test images as a second dataset; trains the preset; evaluates the model on
  * the whole test set; prints each member's and the ensemble's test accuracy and where the time went, and writes the
- * figures to fashion-run.json. Options: `--epochs E` and `--members M` override the preset; `--images N` trains on the first
- * N training images only (a quick check of the path, not the documented run).
+ * figures to fashion-run.json. Options: `--epochs E` and `--members M` override the preset, `--architecture JSON` replaces
+ * its network (a complete spec, as the API takes it); `--images N` trains on the first N training images only (a quick
+ * check of the path, not the documented run).
  */
 import os from 'node:os';
 import { writeFile } from 'node:fs/promises';
@@ -18,6 +19,7 @@ const argv = process.argv.slice(2);
 const option = (name: string) => (argv.includes(name) ? Number(argv[argv.indexOf(name) + 1]) : undefined);
 const epochs = option('--epochs');
 const members = option('--members');
+const architecture = argv.includes('--architecture') ? JSON.parse(argv[argv.indexOf('--architecture') + 1]) : undefined;
 // A smaller training set for a quick check of the whole path; the documented run uses all 60,000.
 const images = option('--images') ?? 60_000;
 const cores = os.availableParallelism();
@@ -44,6 +46,7 @@ async function train(datasetId: string): Promise<{ modelId: string; job: any }> 
   const body: Record<string, unknown> = { datasetId, preset: 'fashion' };
   if (epochs) body.training = { epochs };
   if (members) body.ensemble = { members };
+  if (architecture) body.architecture = architecture;
   const res = await post('/v1/training-jobs', body);
   const job = (await res.json()) as any;
   if (res.status !== 202) throw new Error(`training request failed: ${res.status} ${JSON.stringify(job)}`);

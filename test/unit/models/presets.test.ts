@@ -13,17 +13,19 @@ describe('the fashion preset', () => {
     expect(config.members).toBe(2);
     expect(new Set(config.seeds).size).toBe(2);
     expect(config.architecture.blocks.map((b) => b.filters)).toEqual([32, 64, 128]);
+    expect(config.architecture.blocks.map((b) => b.convs)).toEqual([1, 2, 2]);
     expect(config.architecture.blocks.every((b) => b.batchNorm && b.pool === 'max')).toBe(true);
-    expect(config.training).toMatchObject({ epochs: 8, batchSize: 128, optimizer: 'adam', learningRate: 2e-3, schedule: { type: 'cosine', minLearningRate: 1e-5 } });
+    expect(config.training).toMatchObject({ epochs: 10, batchSize: 128, optimizer: 'adam', learningRate: 2e-3, schedule: { type: 'cosine', minLearningRate: 1e-5 } });
     // Early stopping only restores the best epoch: its patience outlasts the run.
     expect(config.training.earlyStopping.patience).toBeGreaterThan(config.training.epochs);
     expect(config.augmentation).toMatchObject({ horizontalFlip: true, shift: 0, testTimeFlip: true });
   });
 
-  it('fits 28×28 grey images: 28→14→7→3, 242,442 parameters', () => {
-    // conv 9·1·32+32+4·32, conv 9·32·64+64+4·64, conv 9·64·128+128+4·128, dense 1152·128+128, softmax 128·10+10
+  it('fits 28×28 grey images: 28→14→7→3, 427,722 parameters', () => {
+    // conv 9·1·32+32+4·32; convs 9·32·64+64+4·64, 9·64·64+64+4·64; convs 9·64·128+128+4·128, 9·128·128+128+4·128;
+    // dense 1152·128+128, softmax 128·10+10
     expect(checkArchitecture(ARCHITECTURE_PRESETS.fashion, { height: 28, width: 28, channels: 1, numClasses: 10 }).params).toBe(
-      448 + 18_752 + 74_368 + 147_584 + 1_290,
+      448 + 18_752 + 37_184 + 74_368 + 148_096 + 147_584 + 1_290,
     );
   });
 
