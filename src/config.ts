@@ -54,6 +54,7 @@ export const configSchema = z.object({
   S3_CREATE_BUCKET: bool(true),
   API_KEYS: apiKeys,
   TFJS_BACKEND: z.enum(['auto', 'tensorflow', 'wasm', 'cpu']).default('auto'),
+  WASM_FMA: bool(true),
   TMP_DIR: z.string().optional(),
   WORKER_CONCURRENCY: int(1, 1),
   /** Ensemble members trained at once by one worker process, each in its own child process (one per core is right). */

@@ -20,7 +20,7 @@ export async function start(config: Config) {
   if (config.S3_CREATE_BUCKET) await storage.ensureBucket();
   const stops: (() => Promise<unknown>)[] = [];
   // The API predicts and workers train with the same backend choice (workers' children select it again).
-  const backend: BackendInfo = await selectBackend(config.TFJS_BACKEND);
+  const backend: BackendInfo = await selectBackend(config.TFJS_BACKEND, { wasmFma: config.WASM_FMA });
   logger.info({ backend }, `tensorflow.js backend: ${backend.name} (${backend.device})`);
 
   if (config.QUORUM_ROLE !== 'worker') {

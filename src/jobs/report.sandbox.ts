@@ -16,7 +16,7 @@ let ready: Promise<ReportJobDeps> | null = null;
 function init() {
   ready ??= (async () => {
     const config = loadConfig();
-    await selectBackend(config.TFJS_BACKEND);
+    await selectBackend(config.TFJS_BACKEND, { wasmFma: config.WASM_FMA });
     return { storage: createStorage(config), logger: createLogger(config) };
   })();
   return ready;

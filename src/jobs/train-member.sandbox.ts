@@ -16,7 +16,7 @@ let ready: Promise<{ deps: Parameters<typeof runMemberJob>[0] }> | null = null;
 function init() {
   ready ??= (async () => {
     const config = loadConfig();
-    await selectBackend(config.TFJS_BACKEND);
+    await selectBackend(config.TFJS_BACKEND, { wasmFma: config.WASM_FMA });
     return { deps: { config, storage: createStorage(config), redis: new Redis(config.REDIS_URL, { maxRetriesPerRequest: 3 }) } };
   })();
   return ready;

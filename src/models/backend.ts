@@ -15,7 +15,7 @@ import { registerWasmIdentity } from './identity-kernel.js';
 import { registerWasmChannelKernels } from './channel-kernels.js';
 import { registerWasmBatchNormTraining } from './batchnorm-train.js';
 import { registerWasmWinogradConv2D } from './winograd.js';
-import { attachSimdKernels, type HeapBackend } from './simd-kernels.js';
+import { attachSimdKernels, setWasmFma, type HeapBackend } from './simd-kernels.js';
 // tfjs-core's Node bundle registers no gradients by itself; tfjs-layers' bundle does on import (same tfjs-core instance),
 // so training never depends on whether some other module happened to import tfjs-layers first.
 import '@tensorflow/tfjs-layers';
@@ -113,7 +113,8 @@ const CANDIDATES: Record<BackendPreference, Candidate[]> = {
 let selected: BackendInfo | null = null;
 
 /** Loads and activates the first usable backend for `pref`; throws, listing every reason, if none can be used. */
-export async function selectBackend(pref: BackendPreference = 'auto'): Promise<BackendInfo> {
+export async function selectBackend(pref: BackendPreference = 'auto', options: { wasmFma?: boolean } = {}): Promise<BackendInfo> {
+  if (options.wasmFma !== undefined) setWasmFma(options.wasmFma);
   // Gradients are shared by every backend; this one only replaces a Tile with broadcasting (same values).
   registerBatchNormGradient();
   // Same values as tfjs-core's Relu gradient; one pass on wasm (relu-grad.ts).

@@ -575,11 +575,10 @@ export interface HeapBackend {
 
 /**
  * Whether this engine takes relaxed SIMD. Node 22's V8 has it on by default; Node 20's (V8 11.3, where the proposal
- * was complete but not yet shipped) behind `--experimental-wasm-relaxed-simd`, which this turns on for the process
- * unless QUORUM_WASM_FMA=0. It only widens what WebAssembly accepts: modules compiled before are unaffected.
+ * was complete but not yet shipped) behind `--experimental-wasm-relaxed-simd`, which this turns on for the process.
+ * That only widens what WebAssembly accepts: modules compiled before are unaffected.
  */
 export async function relaxedSimd(): Promise<boolean> {
-  if (process.env.QUORUM_WASM_FMA === '0') return false;
   const wabt = await wabtInit();
   const probe = wabt.parseWat('probe.wat', '(module (func (param v128 v128 v128) (result v128) local.get 0 local.get 1 local.get 2 f32x4.relaxed_madd))', {
     simd: true,
@@ -593,6 +592,16 @@ export async function relaxedSimd(): Promise<boolean> {
   } finally {
     probe.destroy();
   }
+}
+
+let fmaAllowed = true;
+
+/**
+ * Whether the module may use fused multiply-adds (the service's WASM_FMA; default on). Takes effect for the module's
+ * first assembly in the process, which `selectBackend` triggers right after setting it.
+ */
+export function setWasmFma(allowed: boolean): void {
+  fmaAllowed = allowed;
 }
 
 /** Assembles the module text, with or without fused multiply-adds (the latter needs relaxed SIMD enabled). */
@@ -614,7 +623,7 @@ export async function assembleSimdKernels(fma: boolean): Promise<WasmModule> {
  */
 export function compileSimdKernels(): Promise<{ module: WasmModule; fma: boolean }> {
   compiled ??= (async () => {
-    const fma = await relaxedSimd();
+    const fma = fmaAllowed && (await relaxedSimd());
     return { module: await assembleSimdKernels(fma), fma };
   })();
   return compiled;

@@ -31,14 +31,16 @@ describe('configuration', () => {
       S3_FORCE_PATH_STYLE: true,
       WORKER_CONCURRENCY: 1,
       MAX_IMAGE_SIZE: 512,
+      WASM_FMA: true,
     });
     expect(config.S3_ENDPOINT).toBeUndefined();
     expect(config.API_KEYS).toEqual(new Map([['dev-key-change-me', 'default']]));
   });
 
   it('coerces numbers and booleans from strings', () => {
-    const config = loadConfig({ PORT: '3000', S3_FORCE_PATH_STYLE: 'no', WORKER_CONCURRENCY: '4' });
+    const config = loadConfig({ PORT: '3000', S3_FORCE_PATH_STYLE: 'no', WORKER_CONCURRENCY: '4', WASM_FMA: 'false' });
     expect(config.PORT).toBe(3000);
+    expect(config.WASM_FMA).toBe(false);
     expect(config.S3_FORCE_PATH_STYLE).toBe(false);
     expect(config.WORKER_CONCURRENCY).toBe(4);
   });

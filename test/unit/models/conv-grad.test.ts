@@ -162,8 +162,8 @@ describe('Conv2DBackpropFilter on wasm', () => {
   });
 
   it('uses fused multiply-adds (relaxed SIMD) where the engine takes them, and both assemblies give the same sums', async () => {
-    // Node 20 takes relaxed SIMD once the flag is set at run time; QUORUM_WASM_FMA=0 opts out.
-    const fmaExpected = process.env.QUORUM_WASM_FMA !== '0';
+    // Node 20 takes relaxed SIMD once the flag is set at run time (WASM_FMA=false opts the service out).
+    const fmaExpected = true;
     expect(await relaxedSimd()).toBe(fmaExpected);
     await withBackend('wasm', () => {
       expect(simdKernelsFor(tf.backend() as unknown as HeapBackend)?.fma).toBe(fmaExpected);
@@ -186,7 +186,7 @@ describe('Conv2DBackpropFilter on wasm', () => {
             }
     // The project compiles without the DOM library, which is where TypeScript keeps the WebAssembly types.
     const WasmMemory = (globalThis as unknown as { WebAssembly: { Memory: new (d: { initial: number }) => { buffer: ArrayBuffer } } }).WebAssembly.Memory;
-    for (const fma of fmaExpected ? [false, true] : [false]) {
+    for (const fma of [false, true]) {
       const memory = new WasmMemory({ initial: 4 });
       const kernels = await instantiateSimdKernels(await assembleSimdKernels(fma), memory, fma);
       const heap = new Float32Array(memory.buffer);
