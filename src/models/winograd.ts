@@ -125,11 +125,15 @@ export function winogradFilterGradientAt(simd: SimdKernels, info: backend_util.C
   simd.winoFilterGrad(du, dw, c, k);
 }
 
-/** Runs `body` with zero-filled float32 scratch buffers of the given sizes on the heap (their byte addresses). */
+/**
+ * Runs `body` with float32 scratch buffers of `winogradScratchSizes` on the heap (their byte addresses). U/dU (dU is
+ * summed into) and V (whose rows past the last image must be finite) start at zero; M and dM are written in full
+ * before they are read.
+ */
 function withScratch(heap: HeapBackend, sizes: number[], body: (addresses: number[]) => void): void {
   const scratch = sizes.map((size) => heap.makeOutput([size], 'float32'));
   try {
-    for (const t of scratch) heap.typedArrayFromHeap(t).fill(0);
+    for (const t of scratch.slice(0, 2)) heap.typedArrayFromHeap(t).fill(0);
     body(scratch.map((t) => heap.getMemoryOffset(t.dataId)));
   } finally {
     for (const t of scratch) heap.disposeData(t.dataId, true);
