@@ -16,6 +16,7 @@ import v8 from 'node:v8';
 import wabtInit from 'wabt';
 import { fourByEightStep, type Madd } from './wat-blocks.js';
 import { WINOGRAD_CHANNELS, winogradText } from './winograd-wat.js';
+import { gemmText } from './gemm-wat.js';
 
 /**
  * A blocked column reduction over float32 rows, for cols % 4 == 0: out[c] = sum over r of term(r, c). Rows are
@@ -516,6 +517,7 @@ ${BN_DX_ROWS}
       (local.set $b (i32.add (local.get $b) (i32.const 1)))
       (br $bl))))
 ${winogradText(madd)}
+${gemmText(madd)}
 ${adamUpdate()}
 )
 `;
@@ -544,6 +546,11 @@ export interface SimdKernels {
   winoDy(dy: number, m: number, n: number, oh: number, ow: number, k: number, th: number, tw: number, tp: number): void;
   winoFilterGemm(v: number, m: number, du: number, rows: number, tp: number, c: number, k: number): void;
   winoFilterGrad(du: number, dg: number, c: number, k: number): void;
+  /** Dense products (gemm-wat.ts): A packed four rows at a time from [m][k] or from [k][m]; C = A·B and C = A·Bᵀ. */
+  packRows4(a: number, p: number, m: number, k: number): void;
+  packCols4(a: number, p: number, m: number, k: number): void;
+  gemmNN(p: number, b: number, c: number, m: number, k: number, n: number): void;
+  gemmNT(a: number, b: number, c: number, m: number, k: number, n: number): void;
   adamUpdate(g: number, m: number, v: number, x: number, m2: number, v2: number, x2: number, n: number,
     b1: number, ob1: number, b2: number, ob2: number, c1: number, c2: number, eps: number, nlr: number): void;
 }
@@ -652,6 +659,10 @@ export async function instantiateSimdKernels(module: WasmModule, memory: WasmMem
     winoDy: e.wino_dy,
     winoFilterGemm: e.wino_filter_gemm,
     winoFilterGrad: e.wino_filter_grad,
+    packRows4: e.pack_rows4,
+    packCols4: e.pack_cols4,
+    gemmNN: e.gemm_nn,
+    gemmNT: e.gemm_nt,
     adamUpdate: e.adam_update,
   };
   return kernels;
