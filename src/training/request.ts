@@ -25,8 +25,8 @@ export const PRESETS = {
   },
   // Full-size 28×28 grey datasets (Fashion-MNIST, MNIST) on a machine without a GPU: two members, which train side
   // by side on a 2-core machine with TRAIN_CONCURRENCY=2; Adam at 2e-3 with batch 128 (batch norm tolerates it) on
-  // a cosine schedule over 10 epochs (about 155 s each per member on a 2-core machine, validation included: the
-  // documented run took 26.9 of the 30 minutes end to end, and the VM's speed drifts by 10%); flips in training and
+  // a cosine schedule over 10 epochs (about 150 s each per member on a 2-core machine, validation included: the
+  // documented runs took 25.6 and 26.9 of the 30 minutes end to end, and the VM's speed drifts by 10%); flips in training and
   // again at test time (each member answers with the mean over the image and its mirror image). No shifts: with this
   // budget they cost more than they give (in PyTorch, the earlier one-conv-per-block network and this schedule: one
   // member reached 0.9204 test accuracy after 8 epochs with flips and ±2-pixel shifts, and 0.9289 after 10 with flips
