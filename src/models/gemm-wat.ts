@@ -8,9 +8,7 @@
  * streams by, with a K × 8 column block of B staying in cache across the row blocks; gemm_nt keeps 2 rows × 4
  * columns, each a 4-lane partial sum along K, and adds the lanes at the end.
  */
-import { fourByEightStep, type Madd } from './wat-blocks.js';
-
-const range = (n: number) => Array.from({ length: n }, (_, i) => i);
+import { fourByEightStep, locals, range, type Madd } from './wat-blocks.js';
 
 /** pack_rows4(a, p, m, k): p[mb][kk][r] = a[4·mb + r][kk], zero for rows ≥ m. */
 const PACK_ROWS = String.raw`
@@ -90,7 +88,7 @@ function gemmNN(madd: Madd): string {
   (func (export "gemm_nn") (param $p i32) (param $b i32) (param $c i32) (param $m i32) (param $k i32) (param $n i32)
     (local $n0 i32) (local $m0 i32) (local $xp i32) (local $xend i32) (local $bp i32) (local $nb i32) (local $cp i32)
     (local $x0 v128) (local $x1 v128) (local $x2 v128) (local $x3 v128) (local $d0 v128) (local $d1 v128)
-    ${acc.map((a) => `(local ${a} v128)`).join(' ')}
+    ${locals(acc, 'v128')}
     (local.set $nb (i32.shl (local.get $n) (i32.const 2)))
     (local.set $n0 (i32.const 0))
     (block $nd (loop $nl
@@ -135,7 +133,7 @@ function gemmNT(madd: Madd): string {
     (local $n0 i32) (local $m0 i32) (local $kb i32) (local $e i32) (local $ap0 i32) (local $ap1 i32) (local $cp i32)
     (local $bp0 i32) (local $bp1 i32) (local $bp2 i32) (local $bp3 i32)
     (local $x0 v128) (local $x1 v128) (local $y0 v128) (local $y1 v128) (local $y2 v128) (local $y3 v128)
-    ${acc.map((a) => `(local ${a} v128)`).join(' ')}
+    ${locals(acc, 'v128')}
     (local.set $kb (i32.shl (local.get $k) (i32.const 2)))
     (local.set $n0 (i32.const 0))
     (block $nd (loop $nl

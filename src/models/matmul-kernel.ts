@@ -34,15 +34,15 @@ function heapProduct(heap: HeapBackend, a: TensorInfo, b: TensorInfo, transposeA
   const [m, k] = transposeA ? [ac, ar] : [ar, ac];
   const [kb, n] = transposeB ? [bc, br] : [br, bc];
   if (k !== kb || m === 0 || n === 0 || k === 0) return null;
+  // A·Bᵀ takes K and N in fours (lane sums along K, four columns a block); A·B and Aᵀ·B take N in eights.
+  if (transposeB ? transposeA || k % 4 !== 0 || n % 4 !== 0 : n % 8 !== 0) return null;
   // Same rank as the operands (2-D in, 2-D out): the gradient code checks its results' shapes against theirs.
   const c = heap.makeOutput([...(a.shape.length >= b.shape.length ? a : b).shape.slice(0, -2), m, n], 'float32');
   const [aAt, bAt, cAt] = [a, b, c].map((t) => heap.getMemoryOffset(t.dataId));
   if (transposeB) {
-    if (k % 4 !== 0 || n % 4 !== 0 || transposeA) return discard(heap, c);
     simd.gemmNT(aAt, bAt, cAt, m, k, n);
     return c;
   }
-  if (n % 8 !== 0) return discard(heap, c);
   const packed = heap.makeOutput([Math.ceil(m / 4) * 4 * k], 'float32');
   try {
     const pAt = heap.getMemoryOffset(packed.dataId);
@@ -53,11 +53,6 @@ function heapProduct(heap: HeapBackend, a: TensorInfo, b: TensorInfo, transposeA
     heap.disposeData(packed.dataId, true);
   }
   return c;
-}
-
-function discard(heap: HeapBackend, t: TensorInfo): null {
-  heap.disposeData(t.dataId, true);
-  return null;
 }
 
 function wrap(original: KernelFunc): KernelFunc {

@@ -13,13 +13,11 @@
  * V [16][tiles][C], M [16][tiles][K], y [n][oh][ow][K], with f = 4·row + column of the 4×4 tile.
  */
 
-import { fourByEightStep, type Madd } from './wat-blocks.js';
+import { fourByEightStep, locals, range, type Madd } from './wat-blocks.js';
 
 /** Channel counts C with a matrix-product kernel of their own (the four tile rows sit at compile-time offsets). */
 export const WINOGRAD_CHANNELS = [4, 8, 16, 32, 64, 128, 256, 512] as const;
 
-const range = (n: number) => Array.from({ length: n }, (_, i) => i);
-const locals = (names: string[], type: string) => names.map((n) => `(local ${n} ${type})`).join(' ');
 const add = (a: string, b: string) => `(f32x4.add ${a} ${b})`;
 const sub = (a: string, b: string) => `(f32x4.sub ${a} ${b})`;
 const half = (a: string) => `(f32x4.mul ${a} (v128.const f32x4 0.5 0.5 0.5 0.5))`;
