@@ -15,7 +15,7 @@ import type { DataId, TensorInfo } from '@tensorflow/tfjs-core';
 import v8 from 'node:v8';
 import wabtInit from 'wabt';
 import { fourByEightStep, type Madd } from './wat-blocks.js';
-import { WINOGRAD_CHANNELS, winogradText } from './winograd-wat.js';
+import { WINOGRAD_CHANNELS, winogradText, type WinogradTile } from './winograd-wat.js';
 import { gemmText } from './gemm-wat.js';
 
 /**
@@ -538,14 +538,11 @@ export interface SimdKernels {
   convIn1FilterGrad(xpad: number, dy: number, dw: number, acc: number, n: number, hp: number, wp: number, oh: number, ow: number, kh: number, kw: number, sh: number, sw: number, co: number): void;
   convIn1InputGrad(dy: number, w: number, dxpad: number, n: number, hp: number, wp: number, oh: number, ow: number, kh: number, kw: number, sh: number, sw: number, co: number): void;
   convFilterGrad(x: number, dy: number, dw: number, n: number, h: number, w: number, oh: number, ow: number, kh: number, kw: number, sh: number, sw: number, top: number, left: number, ci: number, co: number): void;
-  /** Winograd F(2×2, 3×3) parts (winograd-wat.ts): filter and input transforms, per-C matrix products, output transform. */
-  winoFilter(g: number, u: number, c: number, k: number): void;
-  winoInput(x: number, v: number, n: number, h: number, w: number, c: number, th: number, tw: number, top: number, left: number, tp: number): void;
-  winoGemm: ReadonlyMap<number, (v: number, u: number, m: number, rows: number, tp: number, k: number) => void>;
-  winoOutput(m: number, y: number, n: number, oh: number, ow: number, k: number, th: number, tw: number, tp: number, bias: number, relu: number): void;
-  winoDy(dy: number, m: number, n: number, oh: number, ow: number, k: number, th: number, tw: number, tp: number): void;
-  winoFilterGemm(v: number, m: number, du: number, rows: number, tp: number, c: number, k: number): void;
-  winoFilterGrad(du: number, dg: number, c: number, k: number): void;
+  /** Winograd parts per output tile side (winograd-wat.ts): filter, input and output transforms, dy and filter-gradient transforms. */
+  wino: Readonly<Record<WinogradTile, WinogradTransforms>>;
+  /** The Winograd matrix products per input channel count C, over `planes` = (m + 2)² planes. */
+  winoGemm: ReadonlyMap<number, (v: number, u: number, m: number, rows: number, tp: number, k: number, planes: number) => void>;
+  winoFilterGemm(v: number, m: number, du: number, rows: number, tp: number, c: number, k: number, planes: number): void;
   /** Dense products (gemm-wat.ts): A packed four rows at a time from [m][k] or from [k][m]; C = A·B and C = A·Bᵀ. */
   packRows4(a: number, p: number, m: number, k: number): void;
   packCols4(a: number, p: number, m: number, k: number): void;
@@ -553,6 +550,15 @@ export interface SimdKernels {
   gemmNT(a: number, b: number, c: number, m: number, k: number, n: number): void;
   adamUpdate(g: number, m: number, v: number, x: number, m2: number, v2: number, x2: number, n: number,
     b1: number, ob1: number, b2: number, ob2: number, c1: number, c2: number, eps: number, nlr: number): void;
+}
+
+/** The tile transforms of one Winograd variant F(m×m, 3×3). */
+export interface WinogradTransforms {
+  filter(g: number, u: number, c: number, k: number): void;
+  input(x: number, v: number, n: number, h: number, w: number, c: number, th: number, tw: number, top: number, left: number, tp: number): void;
+  output(m: number, y: number, n: number, oh: number, ow: number, k: number, th: number, tw: number, tp: number, bias: number, relu: number): void;
+  dy(dy: number, m: number, n: number, oh: number, ow: number, k: number, th: number, tw: number, tp: number): void;
+  filterGrad(du: number, dg: number, c: number, k: number): void;
 }
 
 // The project compiles without the DOM library, where TypeScript keeps the WebAssembly types; these are the parts used.
@@ -652,13 +658,14 @@ export async function instantiateSimdKernels(module: WasmModule, memory: WasmMem
     convIn1FilterGrad: e.conv_in1_filter_grad,
     convIn1InputGrad: e.conv_in1_input_grad,
     convFilterGrad: e.conv_filter_grad,
-    winoFilter: e.wino_filter,
-    winoInput: e.wino_input,
+    wino: Object.fromEntries(
+      ([2, 4] as const).map((m) => [
+        m,
+        { filter: e[`wino${m}_filter`], input: e[`wino${m}_input`], output: e[`wino${m}_output`], dy: e[`wino${m}_dy`], filterGrad: e[`wino${m}_filter_grad`] },
+      ]),
+    ) as Record<WinogradTile, WinogradTransforms>,
     winoGemm: new Map(WINOGRAD_CHANNELS.map((c) => [c, e[`wino_gemm_${c}`]])),
-    winoOutput: e.wino_output,
-    winoDy: e.wino_dy,
     winoFilterGemm: e.wino_filter_gemm,
-    winoFilterGrad: e.wino_filter_grad,
     packRows4: e.pack_rows4,
     packCols4: e.pack_cols4,
     gemmNN: e.gemm_nn,

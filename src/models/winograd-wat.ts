@@ -1,16 +1,16 @@
 /**
- * WebAssembly text of the Winograd F(2×2, 3×3) convolution kernels (Lavin & Gray 2015, "Fast Algorithms for
- * Convolutional Neural Networks"), spliced into the SIMD heap module by `simd-kernels.ts`.
+ * WebAssembly text of the Winograd convolution kernels F(2×2, 3×3) and F(4×4, 3×3) (Lavin & Gray 2015, "Fast
+ * Algorithms for Convolutional Neural Networks"), spliced into the SIMD heap module by `simd-kernels.ts`.
  *
- * A 3×3 convolution with stride 1 produces each 2×2 output tile from a 4×4 input tile d as Y = Aᵀ[(G g Gᵀ) ⊙ (Bᵀ d B)]A.
- * Summed over input channels, the 16 element-wise products become 16 independent matrix products
+ * A 3×3 convolution with stride 1 produces each m×m output tile from an α×α input tile d (α = m + 2) as
+ * Y = Aᵀ[(G g Gᵀ) ⊙ (Bᵀ d B)]A. Summed over input channels, the α² element-wise products become α² independent
+ * matrix products
  *   M[f] = V[f] · U[f],   V[f]: tiles × C (the transformed input),   U[f]: C × K (the transformed filter),
- * which take 16 multiply-adds per tile and channel pair where the direct convolution takes 36 (4 outputs × 9 taps).
- * With
- *   Bᵀ = [1 0 −1 0; 0 1 1 0; 0 −1 1 0; 0 1 0 −1],  G = [1 0 0; ½ ½ ½; ½ −½ ½; 0 0 1],  Aᵀ = [1 1 1 0; 0 1 −1 −1]
- * every transform is a handful of additions (and halvings for G), done here four channels per v128 (NHWC keeps the
- * channels of a pixel together). Layouts, all float32: g [3][3][C][K] (tfjs's filter), U [16][C][K], x [n][h][w][C],
- * V [16][tiles][C], M [16][tiles][K], y [n][oh][ow][K], with f = 4·row + column of the 4×4 tile.
+ * which take α² multiply-adds per tile and channel pair where the direct convolution takes 9·m²: 16 against 36 for
+ * F(2×2, 3×3), 36 against 144 for F(4×4, 3×3). The transforms are fixed linear maps (`TILES`), done here four
+ * channels per v128 (NHWC keeps the channels of a pixel together). Layouts, all float32: g [3][3][C][K] (tfjs's
+ * filter), U [α²][C][K], x [n][h][w][C], V [α²][tiles][C], M [α²][tiles][K], y [n][oh][ow][K], with f = α·row +
+ * column of the α×α tile.
  */
 
 import { fourByEightStep, locals, range, type Madd } from './wat-blocks.js';
@@ -18,10 +18,104 @@ import { fourByEightStep, locals, range, type Madd } from './wat-blocks.js';
 /** Channel counts C with a matrix-product kernel of their own (the four tile rows sit at compile-time offsets). */
 export const WINOGRAD_CHANNELS = [4, 8, 16, 32, 64, 128, 256, 512] as const;
 
+/** Output tile sides m of the two variants. */
+export type WinogradTile = 2 | 4;
+
+interface TileMatrices {
+  /** Bᵀ: α × α, the input transform. */
+  bt: number[][];
+  /** G: α × 3, the filter transform. */
+  g: number[][];
+  /** Aᵀ: m × α, the output transform. */
+  at: number[][];
+}
+
+/**
+ * The transforms. F(2×2, 3×3) interpolates at 0, ±1 and ∞; F(4×4, 3×3) at 0, ±1, ±2 and ∞ (Lavin & Gray's
+ * matrices), whose larger coefficients cost a little float32 accuracy: about an order of magnitude more rounding
+ * than F(2×2, 3×3), still within 1e-5 of the largest output for unit-scale data (the tests hold both to 1e-4).
+ */
+export const TILES: Record<WinogradTile, TileMatrices> = {
+  2: {
+    bt: [
+      [1, 0, -1, 0],
+      [0, 1, 1, 0],
+      [0, -1, 1, 0],
+      [0, 1, 0, -1],
+    ],
+    g: [
+      [1, 0, 0],
+      [0.5, 0.5, 0.5],
+      [0.5, -0.5, 0.5],
+      [0, 0, 1],
+    ],
+    at: [
+      [1, 1, 1, 0],
+      [0, 1, -1, -1],
+    ],
+  },
+  4: {
+    bt: [
+      [4, 0, -5, 0, 1, 0],
+      [0, -4, -4, 1, 1, 0],
+      [0, 4, -4, -1, 1, 0],
+      [0, -2, -1, 2, 1, 0],
+      [0, 2, -1, -2, 1, 0],
+      [0, 4, 0, -5, 0, 1],
+    ],
+    g: [
+      [1 / 4, 0, 0],
+      [-1 / 6, -1 / 6, -1 / 6],
+      [-1 / 6, 1 / 6, -1 / 6],
+      [1 / 24, 1 / 12, 1 / 6],
+      [1 / 24, -1 / 12, 1 / 6],
+      [0, 0, 1],
+    ],
+    at: [
+      [1, 1, 1, 1, 1, 0],
+      [0, 1, -1, 2, -2, 0],
+      [0, 1, 1, 4, 4, 0],
+      [0, 1, -1, 8, -8, 1],
+    ],
+  },
+};
+
+const transpose = (a: number[][]): number[][] => a[0].map((_, j) => a.map((row) => row[j]));
+
 const add = (a: string, b: string) => `(f32x4.add ${a} ${b})`;
 const sub = (a: string, b: string) => `(f32x4.sub ${a} ${b})`;
-const half = (a: string) => `(f32x4.mul ${a} (v128.const f32x4 0.5 0.5 0.5 0.5))`;
+const scale = (a: string, c: number) => `(f32x4.mul ${a} (v128.const f32x4 ${c} ${c} ${c} ${c}))`;
 const get = (name: string) => `(local.get ${name})`;
+const ZERO = '(v128.const i32x4 0 0 0 0)';
+
+/**
+ * The rows of L·v as expressions, for a matrix L of constants and a vector v of v128 expressions. Terms with the
+ * same coefficient magnitude are summed first and scaled once (½(a + b + c) is one multiply), positive terms
+ * before negative ones, so the F(2×2, 3×3) transforms are the additions, subtractions and halvings of the paper.
+ */
+function linear(l: number[][], v: string[]): string[] {
+  return l.map((row) => {
+    const groups = new Map<number, { pos: string[]; neg: string[] }>();
+    row.forEach((c, j) => {
+      if (c === 0) return;
+      const g = groups.get(Math.abs(c)) ?? { pos: [], neg: [] };
+      (c > 0 ? g.pos : g.neg).push(v[j]);
+      groups.set(Math.abs(c), g);
+    });
+    // Each group as (sign, expression); a group of negative terms only is summed and subtracted as a whole.
+    const terms = [...groups].map(([mag, { pos, neg }]) => {
+      const [first, ...rest] = pos.length ? [...pos, ...neg] : neg;
+      let e = first;
+      rest.forEach((t, i) => (e = pos.length && i + 1 < pos.length ? add(e, t) : pos.length ? sub(e, t) : add(e, t)));
+      return { positive: pos.length > 0, e: mag === 1 ? e : scale(e, mag) };
+    });
+    if (terms.length === 0) return ZERO;
+    terms.sort((a, b) => Number(b.positive) - Number(a.positive));
+    let out = terms[0].positive ? terms[0].e : `(f32x4.neg ${terms[0].e})`;
+    for (const t of terms.slice(1)) out = t.positive ? add(out, t.e) : sub(out, t.e);
+    return out;
+  });
+}
 
 /**
  * A function (param $src) (param $dst) (param $c) (param $k) for a 2-D transform Z = L X Lᵀ of a p × p grid of planes
@@ -62,8 +156,14 @@ function planeTransform(name: string, p: number, q: number, combine: (v: string[
 `;
 }
 
-/** wino_filter: U[f][c][o] = (G g Gᵀ)[f] from g's nine taps, G = [1 0 0; ½ ½ ½; ½ −½ ½; 0 0 1]. */
-const filterTransform = () => planeTransform('wino_filter', 3, 4, ([g0, g1, g2]) => [g0, half(add(add(g0, g1), g2)), half(add(sub(g0, g1), g2)), g2]);
+/** wino<m>_filter: U[f][c][o] = (G g Gᵀ)[f] from g's nine taps. */
+const filterTransform = (m: WinogradTile) => planeTransform(`wino${m}_filter`, 3, m + 2, (v) => linear(TILES[m].g, v));
+
+/** wino<m>_filter_grad: dg = Gᵀ dU G from dU's α² planes into the nine taps. */
+const filterGradientTransform = (m: WinogradTile) => planeTransform(`wino${m}_filter_grad`, m + 2, 3, (v) => linear(transpose(TILES[m].g), v));
+
+/** i32 expression: `a` times the tile side m (a power of two). */
+const timesTile = (m: WinogradTile, a: string) => `(i32.shl ${a} (i32.const ${Math.log2(m)}))`;
 
 /**
  * The loop nest over tiles shared by the tile transforms: images b < $n, tile rows $ti < $th, tile columns $tj < $tw
@@ -100,45 +200,49 @@ function tileLoops(o: { image?: string; row?: string; tile: string; channelBytes
 }
 
 /**
- * V[f][t][c] = (Bᵀ d B)[f] for the n images at x: tile t = (b·th + ti)·tw + tj reads input rows 2·ti − top + r and
- * columns 2·tj − left + s (r, s < 4), zero outside the image. V's planes are `tp` tiles apart.
+ * wino<m>_input: V[f][t][c] = (Bᵀ d B)[f] for the n images at x: tile t = (b·th + ti)·tw + tj reads input rows
+ * m·ti − top + r and columns m·tj − left + s (r, s < α), zero outside the image. V's planes are `tp` tiles apart.
  */
-function inputTransform(): string {
+function inputTransform(m: WinogradTile): string {
+  const a = m + 2;
+  const { bt } = TILES[m];
   const d = (r: number, s: number) => get(`$d${r}${s}`);
   const u = (r: number, s: number) => get(`$u${r}${s}`);
-  // Bᵀ d: rows; then (Bᵀ d) B: columns
-  const rows = (s: number) => [sub(d(0, s), d(2, s)), add(d(1, s), d(2, s)), sub(d(2, s), d(1, s)), sub(d(1, s), d(3, s))];
-  const cols = (r: number) => [sub(u(r, 0), u(r, 2)), add(u(r, 1), u(r, 2)), sub(u(r, 2), u(r, 1)), sub(u(r, 1), u(r, 3))];
-  const setup = range(4)
+  const setup = range(a)
     .map(
-      (r) => String.raw`(local.set $y (i32.sub (i32.add (i32.shl (local.get $ti) (i32.const 1)) (i32.const ${r})) (local.get $top)))
+      (r) => String.raw`(local.set $y (i32.sub (i32.add ${timesTile(m, '(local.get $ti)')} (i32.const ${r})) (local.get $top)))
         (local.set $rok${r} (i32.lt_u (local.get $y) (local.get $h)))
         (local.set $row${r} (i32.add (local.get $img) (i32.mul (local.get $y) (local.get $rowb))))
-        (local.set $xc (i32.sub (i32.add (i32.shl (local.get $tj) (i32.const 1)) (i32.const ${r})) (local.get $left)))
+        (local.set $xc (i32.sub (i32.add ${timesTile(m, '(local.get $tj)')} (i32.const ${r})) (local.get $left)))
         (local.set $cok${r} (i32.lt_u (local.get $xc) (local.get $w)))
         (local.set $col${r} (i32.mul (local.get $xc) (local.get $cb)))`,
     )
     .join('\n        ');
-  const loads = range(16)
+  const loads = range(a * a)
     .map((i) => {
-      const [r, s] = [Math.floor(i / 4), i % 4];
+      const [r, s] = [Math.floor(i / a), i % a];
       return String.raw`(local.set $d${r}${s} (if (result v128) (i32.and (local.get $rok${r}) (local.get $cok${s}))
-            (then (v128.load (i32.add (i32.add (local.get $row${r}) (local.get $col${s})) (local.get $e)))) (else (v128.const i32x4 0 0 0 0))))`;
+            (then (v128.load (i32.add (i32.add (local.get $row${r}) (local.get $col${s})) (local.get $e)))) (else ${ZERO})))`;
     })
     .join('\n          ');
-  const us = range(4)
-    .flatMap((s) => rows(s).map((expr, r) => `(local.set $u${r}${s} ${expr})`))
+  // Bᵀ d, a column at a time; then (Bᵀ d) B, a row at a time
+  const us = range(a)
+    .flatMap((s) => linear(bt, range(a).map((r) => d(r, s))).map((expr, r) => `(local.set $u${r}${s} ${expr})`))
     .join('\n          ');
-  const stores = range(4)
-    .flatMap((r) => cols(r).map((expr, s) => `(v128.store (i32.add (local.get $vt) (i32.add (i32.mul (i32.const ${4 * r + s}) (local.get $vplane)) (local.get $e))) ${expr})`))
+  const stores = range(a)
+    .flatMap((r) =>
+      linear(bt, range(a).map((s) => u(r, s))).map(
+        (expr, s) => `(v128.store (i32.add (local.get $vt) (i32.add (i32.mul (i32.const ${a * r + s}) (local.get $vplane)) (local.get $e))) ${expr})`,
+      ),
+    )
     .join('\n          ');
   return String.raw`
-  (func (export "wino_input") (param $x i32) (param $v i32) (param $n i32) (param $h i32) (param $w i32) (param $c i32)
+  (func (export "wino${m}_input") (param $x i32) (param $v i32) (param $n i32) (param $h i32) (param $w i32) (param $c i32)
       (param $th i32) (param $tw i32) (param $top i32) (param $left i32) (param $tp i32)
     (local $b i32) (local $ti i32) (local $tj i32) (local $t i32) (local $e i32) (local $cb i32) (local $rowb i32)
     (local $img i32) (local $vt i32) (local $vplane i32) (local $y i32) (local $xc i32)
-    ${locals(range(4).flatMap((r) => [`$rok${r}`, `$cok${r}`, `$row${r}`, `$col${r}`]), 'i32')}
-    ${locals(range(16).flatMap((i) => [`$d${Math.floor(i / 4)}${i % 4}`, `$u${Math.floor(i / 4)}${i % 4}`]), 'v128')}
+    ${locals(range(a).flatMap((r) => [`$rok${r}`, `$cok${r}`, `$row${r}`, `$col${r}`]), 'i32')}
+    ${locals(range(a * a).flatMap((i) => [`$d${Math.floor(i / a)}${i % a}`, `$u${Math.floor(i / a)}${i % a}`]), 'v128')}
     (local.set $cb (i32.shl (local.get $c) (i32.const 2)))
     (local.set $rowb (i32.mul (local.get $w) (local.get $cb)))
     (local.set $vplane (i32.mul (local.get $tp) (local.get $cb)))
@@ -155,13 +259,13 @@ function inputTransform(): string {
 }
 
 /**
- * M[f] = V[f] · U[f] for the 16 planes, `rows` tiles (a multiple of 4) of C channels into K outputs (K % 8 == 0);
- * planes of V and M are `tp` tiles apart. A 4-tile × 8-output block of M stays in registers while the four tile
- * rows of V, at compile-time offsets C·4 bytes apart, and U's rows stream by.
+ * M[f] = V[f] · U[f] for `planes` planes (α²), `rows` tiles (a multiple of 4) of C channels into K outputs
+ * (K % 8 == 0); planes of V and M are `tp` tiles apart. A 4-tile × 8-output block of M stays in registers while the
+ * four tile rows of V, at compile-time offsets C·4 bytes apart, and U's rows stream by.
  */
 function matrixProduct(c: number, madd: Madd): string {
   const acc = range(4).flatMap((r) => [0, 1].map((h) => `$a${r}${h}`));
-  const zero = acc.map((a) => `(local.set ${a} (v128.const i32x4 0 0 0 0))`).join(' ');
+  const zero = acc.map((a) => `(local.set ${a} ${ZERO})`).join(' ');
   const stores = range(4)
     .map(
       (r) => String.raw`(local.set $mp (i32.add (local.get $mf) (i32.shl (i32.add (i32.mul (i32.add (local.get $t0) (i32.const ${r})) (local.get $k)) (local.get $o0)) (i32.const 2))))
@@ -171,6 +275,7 @@ function matrixProduct(c: number, madd: Madd): string {
     .join('\n          ');
   return String.raw`
   (func (export "wino_gemm_${c}") (param $v i32) (param $u i32) (param $m i32) (param $rows i32) (param $tp i32) (param $k i32)
+      (param $planes i32)
     (local $f i32) (local $vf i32) (local $uf i32) (local $mf i32) (local $t0 i32) (local $o0 i32) (local $kb i32)
     (local $xp i32) (local $xend i32) (local $wp i32) (local $mp i32)
     (local $x0 v128) (local $x1 v128) (local $x2 v128) (local $x3 v128) (local $d0 v128) (local $d1 v128)
@@ -178,7 +283,7 @@ function matrixProduct(c: number, madd: Madd): string {
     (local.set $kb (i32.shl (local.get $k) (i32.const 2)))
     (local.set $f (i32.const 0))
     (block $fd (loop $fl
-      (br_if $fd (i32.ge_u (local.get $f) (i32.const 16)))
+      (br_if $fd (i32.ge_u (local.get $f) (local.get $planes)))
       (local.set $vf (i32.add (local.get $v) (i32.mul (i32.mul (local.get $f) (local.get $tp)) (i32.const ${c * 4}))))
       (local.set $uf (i32.add (local.get $u) (i32.mul (i32.mul (local.get $f) (i32.const ${c})) (local.get $kb))))
       (local.set $mf (i32.add (local.get $m) (i32.mul (i32.mul (local.get $f) (local.get $tp)) (local.get $kb))))
@@ -209,74 +314,82 @@ function matrixProduct(c: number, madd: Madd): string {
 }
 
 /**
- * A function over the 2×2 output tiles of n images, four of the K channels at a time. Its parameters are
+ * A function over the m×m output tiles of n images, four of the K channels at a time. Its parameters are
  * `params[0]`, then n, oh, ow, k, th, tw, tp, then `params[1]`; `$img` is the image tensor ([n][oh][ow][K]) and `$m`
  * the tile planes (`tp` tiles apart). `body` runs with $mt = tile t's row in plane 0 of M, $yt = the address of its
- * top-left cell in the image, $rok / $cok = whether its second row / column lies inside oh × ow, $e = the byte offset
- * of the four channels, $yrowb / $kb / $mplane = the bytes of an image row / a cell / a plane.
+ * top-left cell in the image, $rok<a> / $cok<b> = whether its row a / column b (1 ≤ a, b < m) lies inside oh × ow,
+ * $e = the byte offset of the four channels, $yrowb / $kb / $mplane = the bytes of an image row / a cell / a plane.
  */
-function overOutputTiles(name: string, params: [string, string], extraLocals: string, body: string): string {
+function overOutputTiles(m: WinogradTile, name: string, params: [string, string], extraLocals: string, body: string): string {
+  const edges = range(m).slice(1);
   return String.raw`
   (func (export "${name}") ${params[0]} (param $n i32) (param $oh i32) (param $ow i32) (param $k i32)
       (param $th i32) (param $tw i32) (param $tp i32) ${params[1]}
     (local $b i32) (local $ti i32) (local $tj i32) (local $t i32) (local $e i32) (local $kb i32) (local $yrowb i32)
-    (local $mt i32) (local $mplane i32) (local $yt i32) (local $rok i32) (local $cok i32)
+    (local $mt i32) (local $mplane i32) (local $yt i32)
+    ${locals(edges.flatMap((a) => [`$rok${a}`, `$cok${a}`]), 'i32')}
     ${extraLocals}
     (local.set $kb (i32.shl (local.get $k) (i32.const 2)))
     (local.set $yrowb (i32.mul (local.get $ow) (local.get $kb)))
     (local.set $mplane (i32.mul (local.get $tp) (local.get $kb)))
     ${tileLoops({
-      row: '(local.set $rok (i32.lt_u (i32.add (i32.shl (local.get $ti) (i32.const 1)) (i32.const 1)) (local.get $oh)))',
-      tile: String.raw`(local.set $cok (i32.lt_u (i32.add (i32.shl (local.get $tj) (i32.const 1)) (i32.const 1)) (local.get $ow)))
+      row: edges.map((a) => `(local.set $rok${a} (i32.lt_u (i32.add ${timesTile(m, '(local.get $ti)')} (i32.const ${a})) (local.get $oh)))`).join('\n        '),
+      tile: String.raw`${edges.map((b) => `(local.set $cok${b} (i32.lt_u (i32.add ${timesTile(m, '(local.get $tj)')} (i32.const ${b})) (local.get $ow)))`).join('\n          ')}
           (local.set $mt (i32.add (local.get $m) (i32.mul (local.get $t) (local.get $kb))))
           (local.set $yt (i32.add (local.get $img) (i32.add
-            (i32.mul (i32.add (i32.mul (local.get $b) (local.get $oh)) (i32.shl (local.get $ti) (i32.const 1))) (local.get $yrowb))
-            (i32.mul (i32.shl (local.get $tj) (i32.const 1)) (local.get $kb)))))`,
+            (i32.mul (i32.add (i32.mul (local.get $b) (local.get $oh)) ${timesTile(m, '(local.get $ti)')}) (local.get $yrowb))
+            (i32.mul ${timesTile(m, '(local.get $tj)')} (local.get $kb)))))`,
       channelBytes: '$kb',
       body,
     })})
 `;
 }
 
+/** Whether output cell (a, b) of a tile lies inside the image, as an i32 expression (see overOutputTiles). */
+function cellInside(a: number, b: number): string {
+  const parts = [a > 0 ? '(local.get $rok' + a + ')' : '', b > 0 ? '(local.get $cok' + b + ')' : ''].filter(Boolean);
+  return parts.length === 0 ? '(i32.const 1)' : parts.length === 1 ? parts[0] : `(i32.and ${parts[0]} ${parts[1]})`;
+}
+
+/** Byte address of output cell (a, b) of the current tile, four channels at $e. */
+const cellAddress = (a: number, b: number) =>
+  `(i32.add (local.get $yt) (i32.add (i32.mul (i32.const ${a}) (local.get $yrowb)) (i32.add (i32.mul (i32.const ${b}) (local.get $kb)) (local.get $e))))`;
+
 /**
- * y = Aᵀ M A per tile, for the n images of the tiles M holds (planes `tp` tiles apart); cells past oh × ow are dropped.
- * Then, as a fused convolution: + bias[o] where `bias` is an address (0 for none), and max(·, 0) where `relu` ≠ 0.
+ * wino<m>_output: y = Aᵀ M A per tile, for the n images of the tiles M holds (planes `tp` tiles apart); cells past
+ * oh × ow are dropped. Then, as a fused convolution: + bias[o] where `bias` is an address (0 for none), and
+ * max(·, 0) where `relu` ≠ 0.
  */
-function outputTransform(): string {
-  const m = (r: number, s: number) => get(`$m${r}${s}`);
-  const q = (a: number, s: number) => get(`$q${a}${s}`);
-  const rows = (s: number) => [add(add(m(0, s), m(1, s)), m(2, s)), sub(sub(m(1, s), m(2, s)), m(3, s))];
-  const cols = (a: number) => [add(add(q(a, 0), q(a, 1)), q(a, 2)), sub(sub(q(a, 1), q(a, 2)), q(a, 3))];
-  const loads = range(16)
-    .map((f) => `(local.set $m${Math.floor(f / 4)}${f % 4} (v128.load (i32.add (local.get $mt) (i32.add (i32.mul (i32.const ${f}) (local.get $mplane)) (local.get $e)))))`)
+function outputTransform(m: WinogradTile): string {
+  const a = m + 2;
+  const { at } = TILES[m];
+  const loads = range(a * a)
+    .map((f) => `(local.set $m${Math.floor(f / a)}${f % a} (v128.load (i32.add (local.get $mt) (i32.add (i32.mul (i32.const ${f}) (local.get $mplane)) (local.get $e)))))`)
     .join('\n          ');
-  const qs = range(4)
-    .flatMap((s) => rows(s).map((expr, a) => `(local.set $q${a}${s} ${expr})`))
+  // Aᵀ M, a column at a time; then (Aᵀ M) A, a row at a time
+  const qs = range(a)
+    .flatMap((s) => linear(at, range(a).map((r) => get(`$m${r}${s}`))).map((expr, i) => `(local.set $q${i}${s} ${expr})`))
     .join('\n          ');
-  const ok = ['(i32.const 1)', '(local.get $cok)', '(local.get $rok)', '(i32.and (local.get $rok) (local.get $cok))'];
-  const outs = range(2)
-    .flatMap((a) => cols(a).map((expr, b) => `(local.set $o${a}${b} ${expr})`))
+  const outs = range(m)
+    .flatMap((i) => linear(at, range(a).map((s) => get(`$q${i}${s}`))).map((expr, j) => `(local.set $o${i}${j} ${expr})`))
     .join('\n          ');
-  const epilogue = range(4)
-    .map((i) => {
-      const o = `$o${Math.floor(i / 2)}${i % 2}`;
+  const cells = range(m * m).map((i) => [Math.floor(i / m), i % m]);
+  const epilogue = cells
+    .map(([i, j]) => {
+      const o = `$o${i}${j}`;
       return String.raw`(if (local.get $bias) (then (local.set ${o} (f32x4.add (local.get ${o}) (local.get $bv)))))
-          (if (local.get $relu) (then (local.set ${o} (f32x4.max (local.get ${o}) (v128.const i32x4 0 0 0 0)))))`;
+          (if (local.get $relu) (then (local.set ${o} (f32x4.max (local.get ${o}) ${ZERO}))))`;
     })
     .join('\n          ');
-  const stores = range(4)
-    .map((i) => {
-      const [a, b] = [Math.floor(i / 2), i % 2];
-      return String.raw`(if ${ok[i]} (then (v128.store (i32.add (local.get $yt) (i32.add
-            (i32.mul (i32.const ${a}) (local.get $yrowb)) (i32.add (i32.mul (i32.const ${b}) (local.get $kb)) (local.get $e)))) (local.get $o${a}${b}))))`;
-    })
-    .join('\n          ');
+  const stores = cells.map(([i, j]) => `(if ${cellInside(i, j)} (then (v128.store ${cellAddress(i, j)} (local.get $o${i}${j}))))`).join('\n          ');
   return overOutputTiles(
-    'wino_output',
+    m,
+    `wino${m}_output`,
     ['(param $m i32) (param $img i32)', '(param $bias i32) (param $relu i32)'],
-    String.raw`(local $bv v128) (local $o00 v128) (local $o01 v128) (local $o10 v128) (local $o11 v128)
-    ${locals(range(16).map((f) => `$m${Math.floor(f / 4)}${f % 4}`), 'v128')}
-    ${locals(range(8).map((i) => `$q${i % 2}${Math.floor(i / 2)}`), 'v128')}`,
+    String.raw`(local $bv v128)
+    ${locals(cells.map(([i, j]) => `$o${i}${j}`), 'v128')}
+    ${locals(range(a * a).map((f) => `$m${Math.floor(f / a)}${f % a}`), 'v128')}
+    ${locals(range(m * a).map((f) => `$q${Math.floor(f / a)}${f % a}`), 'v128')}`,
     String.raw`${loads}
           ${qs}
           ${outs}
@@ -291,34 +404,31 @@ function outputTransform(): string {
  *   dM = A dY Aᵀ (per tile),   dU[f] = Σ over tiles of V[f]ᵀ · dM[f],   dg = Gᵀ dU G.
  */
 
-/** dM[f][t][o] = (A dY Aᵀ)[f] for the n images of dy; cells of a tile past oh × ow count as zero. */
-function outputGradientTransform(): string {
-  const y = (a: number, b: number) => get(`$y${a}${b}`);
-  const q = (r: number, b: number) => get(`$q${r}${b}`);
-  const neg = (a: string) => `(f32x4.neg ${a})`;
-  // A dY (rows r = 0..3 from the two dy rows), then (A dY) Aᵀ (columns)
-  const rows = (b: number) => [y(0, b), add(y(0, b), y(1, b)), sub(y(0, b), y(1, b)), neg(y(1, b))];
-  const cols = (r: number) => [q(r, 0), add(q(r, 0), q(r, 1)), sub(q(r, 0), q(r, 1)), neg(q(r, 1))];
-  const ok = ['(i32.const 1)', '(local.get $cok)', '(local.get $rok)', '(i32.and (local.get $rok) (local.get $cok))'];
-  const loads = range(4)
-    .map((i) => {
-      const [a, b] = [Math.floor(i / 2), i % 2];
-      return String.raw`(local.set $y${a}${b} (if (result v128) ${ok[i]} (then (v128.load (i32.add (local.get $yt) (i32.add
-            (i32.mul (i32.const ${a}) (local.get $yrowb)) (i32.add (i32.mul (i32.const ${b}) (local.get $kb)) (local.get $e))))))
-            (else (v128.const i32x4 0 0 0 0))))`;
-    })
+/** wino<m>_dy: dM[f][t][o] = (A dY Aᵀ)[f] for the n images of dy; cells of a tile past oh × ow count as zero. */
+function outputGradientTransform(m: WinogradTile): string {
+  const a = m + 2;
+  const aMat = transpose(TILES[m].at);
+  const cells = range(m * m).map((i) => [Math.floor(i / m), i % m]);
+  const loads = cells
+    .map(([i, j]) => `(local.set $y${i}${j} (if (result v128) ${cellInside(i, j)} (then (v128.load ${cellAddress(i, j)})) (else ${ZERO})))`)
     .join('\n          ');
-  const qs = range(2)
-    .flatMap((b) => rows(b).map((expr, r) => `(local.set $q${r}${b} ${expr})`))
+  // A dY, a column at a time; then (A dY) Aᵀ, a row at a time
+  const qs = range(m)
+    .flatMap((j) => linear(aMat, range(m).map((i) => get(`$y${i}${j}`))).map((expr, r) => `(local.set $q${r}${j} ${expr})`))
     .join('\n          ');
-  const stores = range(4)
-    .flatMap((r) => cols(r).map((expr, c) => `(v128.store (i32.add (local.get $mt) (i32.add (i32.mul (i32.const ${4 * r + c}) (local.get $mplane)) (local.get $e))) ${expr})`))
+  const stores = range(a)
+    .flatMap((r) =>
+      linear(aMat, range(m).map((j) => get(`$q${r}${j}`))).map(
+        (expr, s) => `(v128.store (i32.add (local.get $mt) (i32.add (i32.mul (i32.const ${a * r + s}) (local.get $mplane)) (local.get $e))) ${expr})`,
+      ),
+    )
     .join('\n          ');
   return overOutputTiles(
-    'wino_dy',
+    m,
+    `wino${m}_dy`,
     ['(param $img i32) (param $m i32)', ''],
-    String.raw`${locals(range(4).map((i) => `$y${Math.floor(i / 2)}${i % 2}`), 'v128')}
-    ${locals(range(8).map((i) => `$q${i % 4}${Math.floor(i / 4)}`), 'v128')}`,
+    String.raw`${locals(cells.map(([i, j]) => `$y${i}${j}`), 'v128')}
+    ${locals(range(a * m).map((f) => `$q${Math.floor(f / m)}${f % m}`), 'v128')}`,
     String.raw`${loads}
           ${qs}
           ${stores}`,
@@ -326,9 +436,9 @@ function outputGradientTransform(): string {
 }
 
 /**
- * dU[f] += V[f]ᵀ · dM[f] over `rows` tiles, for C % 4 == 0 and K % 8 == 0 (planes of V and dM `tp` tiles apart): a
- * 4-channel × 8-output block of dU stays in registers while the tiles stream by, four channels of a tile at
- * consecutive addresses and eight outputs of its dM row.
+ * dU[f] += V[f]ᵀ · dM[f] over `rows` tiles for `planes` planes, C % 4 == 0 and K % 8 == 0 (planes of V and dM `tp`
+ * tiles apart): a 4-channel × 8-output block of dU stays in registers while the tiles stream by, four channels of a
+ * tile at consecutive addresses and eight outputs of its dM row.
  */
 function filterGradientProduct(madd: Madd): string {
   const acc = range(4).flatMap((r) => [0, 1].map((h) => `$a${r}${h}`));
@@ -344,7 +454,7 @@ function filterGradientProduct(madd: Madd): string {
       .join('\n          ');
   return String.raw`
   (func (export "wino_filter_gemm") (param $v i32) (param $m i32) (param $du i32) (param $rows i32) (param $tp i32)
-      (param $c i32) (param $k i32)
+      (param $c i32) (param $k i32) (param $planes i32)
     (local $f i32) (local $vf i32) (local $mf i32) (local $uf i32) (local $c0 i32) (local $o0 i32) (local $cb i32)
     (local $kb i32) (local $wb i32) (local $xp i32) (local $dp i32) (local $dend i32)
     (local $x0 v128) (local $x1 v128) (local $x2 v128) (local $x3 v128) (local $d0 v128) (local $d1 v128)
@@ -353,7 +463,7 @@ function filterGradientProduct(madd: Madd): string {
     (local.set $kb (i32.shl (local.get $k) (i32.const 2)))
     (local.set $f (i32.const 0))
     (block $fd (loop $fl
-      (br_if $fd (i32.ge_u (local.get $f) (i32.const 16)))
+      (br_if $fd (i32.ge_u (local.get $f) (local.get $planes)))
       (local.set $vf (i32.add (local.get $v) (i32.mul (i32.mul (local.get $f) (local.get $tp)) (local.get $cb))))
       (local.set $mf (i32.add (local.get $m) (i32.mul (i32.mul (local.get $f) (local.get $tp)) (local.get $kb))))
       (local.set $uf (i32.add (local.get $du) (i32.mul (i32.mul (local.get $f) (local.get $c)) (local.get $kb))))
@@ -384,22 +494,15 @@ function filterGradientProduct(madd: Madd): string {
 `;
 }
 
-/** wino_filter_grad: dg = Gᵀ dU G from dU's sixteen planes into the nine taps. */
-const filterGradientTransform = () =>
-  planeTransform('wino_filter_grad', 4, 3, ([u0, u1, u2, u3]) => [add(u0, half(add(u1, u2))), half(sub(u1, u2)), add(half(add(u1, u2)), u3)]);
-
 /**
- * The Winograd functions: forward wino_filter, wino_input, wino_gemm_<C> for each of WINOGRAD_CHANNELS, wino_output;
- * filter gradient wino_dy, wino_filter_gemm, wino_filter_grad (with wino_input).
+ * The Winograd functions: for each tile side m, wino<m>_filter, wino<m>_input, wino<m>_output (forward) and
+ * wino<m>_dy, wino<m>_filter_grad (filter gradient, with wino<m>_input); shared by both, wino_gemm_<C> for each of
+ * WINOGRAD_CHANNELS and wino_filter_gemm, which take the number of planes.
  */
 export function winogradText(madd: Madd): string {
   return [
-    filterTransform(),
-    inputTransform(),
+    ...([2, 4] as const).flatMap((m) => [filterTransform(m), inputTransform(m), outputTransform(m), outputGradientTransform(m), filterGradientTransform(m)]),
     ...WINOGRAD_CHANNELS.map((c) => matrixProduct(c, madd)),
-    outputTransform(),
-    outputGradientTransform(),
     filterGradientProduct(madd),
-    filterGradientTransform(),
   ].join('');
 }

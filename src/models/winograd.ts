@@ -20,7 +20,7 @@ import { backend_util } from '@tensorflow/tfjs-core';
 import type { KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
 import { simdKernelsFor, type HeapBackend, type SimdKernels } from './simd-kernels.js';
 import { areWasmKernelsWrapped, wrapWasmKernel } from './wasm-kernel-wrap.js';
-import { WINOGRAD_CHANNELS } from './winograd-wat.js';
+import { WINOGRAD_CHANNELS, type WinogradTile } from './winograd-wat.js';
 
 const KERNEL = 'Conv2D';
 const FUSED = 'FusedConv2D';
@@ -35,6 +35,8 @@ interface Conv2DAttrs {
 
 /** Bytes of transformed input and output tiles per chunk of images: about half of a 1 MiB L2 cache. */
 const CHUNK_BYTES = 512 * 1024;
+/** The fewest tiles per chunk of the filter gradient (see `chunking`). */
+const MIN_FILTER_ROWS = 64;
 
 /** Whether Winograd F(2×2, 3×3) on the heap kernels takes a convolution of this geometry (NHWC, float32). */
 export function winogradApplies(info: backend_util.Conv2DInfo): boolean {
@@ -69,26 +71,50 @@ function forwardPlan(x: TensorInfo, filter: TensorInfo, attrs: Conv2DAttrs): bac
   return winogradApplies(info) ? info : null;
 }
 
-/** Images per chunk and the tile stride of the scratch planes, for transformed tiles of C + K channels. */
-function chunking(info: backend_util.Conv2DInfo): { th: number; tw: number; perImage: number; chunk: number; tp: number } {
-  const { batchSize: n, inChannels: c, outHeight: oh, outWidth: ow, outChannels: k } = info;
-  const th = Math.ceil(oh / 2);
-  const tw = Math.ceil(ow / 2);
-  const perImage = th * tw;
-  const chunk = Math.max(1, Math.min(n, Math.floor(CHUNK_BYTES / (perImage * 64 * (c + k)))));
-  return { th, tw, perImage, chunk, tp: Math.ceil((chunk * perImage) / 4) * 4 };
+/**
+ * The tile side for a convolution's output: F(4×4, 3×3) where its matrix products are smaller than F(2×2, 3×3)'s
+ * (⌈oh/4⌉·⌈ow/4⌉·36 against ⌈oh/2⌉·⌈ow/2⌉·16 multiply-adds per channel pair), else F(2×2, 3×3), which rounds less.
+ * A 14×14 output takes 576 against 784, a 7×7 one 144 against 256 (both pad to 8×8); a 5×5 or 6×6 one ties.
+ */
+export function winogradTile(info: Pick<backend_util.Conv2DInfo, 'outHeight' | 'outWidth'>): WinogradTile {
+  const cost = (m: number) => Math.ceil(info.outHeight / m) * Math.ceil(info.outWidth / m) * (m + 2) ** 2;
+  return cost(4) < cost(2) ? 4 : 2;
 }
 
-/** Float32 sizes of the scratch buffers, in the order the `*At` functions take them: [U or dU, V, M or dM]. */
-export function winogradScratchSizes(info: backend_util.Conv2DInfo): number[] {
-  const { tp } = chunking(info);
-  return [16 * info.inChannels * info.outChannels, 16 * tp * info.inChannels, 16 * tp * info.outChannels];
+/**
+ * Images per chunk and the tile stride of the scratch planes, for transformed tiles of C + K channels. The forward
+ * pass takes as many images as fit CHUNK_BYTES; the filter gradient at least MIN_FILTER_ROWS tiles, because its
+ * product reloads a block of dU for every chunk (a 7×7 output has 4 tiles per image: 3 images per chunk left the
+ * 128 → 128 product at 24 GFLOP/s; 16 images, 37). The stride is one tile more than the chunk's tiles rounded to
+ * four: planes a power of two bytes apart share cache sets, and the transforms, which touch all 16 or 36 planes per
+ * tile, ran 2–4 times slower so (the 14×14 dy transform of F(4×4, 3×3) 5.7 → 1.3 ms at batch 128).
+ */
+function chunking(info: backend_util.Conv2DInfo, m: WinogradTile, pass: 'forward' | 'filter') {
+  const { batchSize: n, inChannels: c, outHeight: oh, outWidth: ow, outChannels: k } = info;
+  const planes = (m + 2) ** 2;
+  const th = Math.ceil(oh / m);
+  const tw = Math.ceil(ow / m);
+  const perImage = th * tw;
+  const fit = Math.max(1, Math.floor(CHUNK_BYTES / (perImage * planes * 4 * (c + k))));
+  const chunk = Math.min(n, pass === 'forward' ? fit : Math.max(fit, Math.ceil(MIN_FILTER_ROWS / perImage)));
+  return { planes, th, tw, perImage, chunk, tp: Math.ceil((chunk * perImage) / 4) * 4 + 1 };
+}
+
+/**
+ * Float32 sizes of the scratch buffers, in the order the `*At` functions take them: [U or dU, V, M or dM]; the same
+ * sizes serve the forward pass and the filter gradient.
+ */
+export function winogradScratchSizes(info: backend_util.Conv2DInfo, m: WinogradTile = winogradTile(info)): number[] {
+  const { planes, tp } = chunking(info, m, 'filter');
+  const forward = chunking(info, m, 'forward').tp;
+  const rows = Math.max(tp, forward);
+  return [planes * info.inChannels * info.outChannels, planes * rows * info.inChannels, planes * rows * info.outChannels];
 }
 
 /**
  * The forward convolution on byte addresses of one memory the kernels run on: x, filter and y as tfjs lays them
- * out, and zero-filled scratch of `winogradScratchSizes`. Tile rows past the last image stay zero: their products
- * are computed (the kernel takes rows in fours) and dropped.
+ * out, and zero-filled scratch of `winogradScratchSizes` (for the same tile side m). Tile rows past the last image
+ * stay zero: their products are computed (the kernel takes rows in fours) and dropped.
  */
 export function winogradConv2DAt(
   simd: SimdKernels,
@@ -96,33 +122,44 @@ export function winogradConv2DAt(
   x: number,
   filter: number,
   y: number,
-  [u, v, m]: number[],
+  [u, v, mm]: number[],
   epilogue: { bias?: number; relu?: boolean } = {},
+  m: WinogradTile = winogradTile(info),
 ): void {
   const { batchSize: n, inHeight: h, inWidth: w, inChannels: c, outHeight: oh, outWidth: ow, outChannels: k } = info;
-  const { th, tw, perImage, chunk, tp } = chunking(info);
+  const { planes, th, tw, perImage, chunk, tp } = chunking(info, m, 'forward');
   const gemm = simd.winoGemm.get(c);
   if (!gemm) throw new Error(`Winograd Conv2D: no matrix-product kernel for ${c} input channels.`);
-  simd.winoFilter(filter, u, c, k);
+  const t = simd.wino[m];
+  t.filter(filter, u, c, k);
   for (let b = 0; b < n; b += chunk) {
     const count = Math.min(chunk, n - b);
-    simd.winoInput(x + 4 * b * h * w * c, v, count, h, w, c, th, tw, info.padInfo.top, info.padInfo.left, tp);
-    gemm(v, u, m, Math.ceil((count * perImage) / 4) * 4, tp, k);
-    simd.winoOutput(m, y + 4 * b * oh * ow * k, count, oh, ow, k, th, tw, tp, epilogue.bias ?? 0, epilogue.relu ? 1 : 0);
+    t.input(x + 4 * b * h * w * c, v, count, h, w, c, th, tw, info.padInfo.top, info.padInfo.left, tp);
+    gemm(v, u, mm, Math.ceil((count * perImage) / 4) * 4, tp, k, planes);
+    t.output(mm, y + 4 * b * oh * ow * k, count, oh, ow, k, th, tw, tp, epilogue.bias ?? 0, epilogue.relu ? 1 : 0);
   }
 }
 
 /** The filter gradient on byte addresses (as `winogradConv2DAt`): dU = Σ Vᵀ·dM over the images' tiles, dW = Gᵀ dU G. */
-export function winogradFilterGradientAt(simd: SimdKernels, info: backend_util.Conv2DInfo, x: number, dy: number, dw: number, [du, v, m]: number[]): void {
+export function winogradFilterGradientAt(
+  simd: SimdKernels,
+  info: backend_util.Conv2DInfo,
+  x: number,
+  dy: number,
+  dw: number,
+  [du, v, mm]: number[],
+  m: WinogradTile = winogradTile(info),
+): void {
   const { batchSize: n, inHeight: h, inWidth: w, inChannels: c, outHeight: oh, outWidth: ow, outChannels: k } = info;
-  const { th, tw, perImage, chunk, tp } = chunking(info);
+  const { planes, th, tw, perImage, chunk, tp } = chunking(info, m, 'filter');
+  const t = simd.wino[m];
   for (let b = 0; b < n; b += chunk) {
     const count = Math.min(chunk, n - b);
-    simd.winoInput(x + 4 * b * h * w * c, v, count, h, w, c, th, tw, info.padInfo.top, info.padInfo.left, tp);
-    simd.winoDy(dy + 4 * b * oh * ow * k, m, count, oh, ow, k, th, tw, tp);
-    simd.winoFilterGemm(v, m, du, count * perImage, tp, c, k);
+    t.input(x + 4 * b * h * w * c, v, count, h, w, c, th, tw, info.padInfo.top, info.padInfo.left, tp);
+    t.dy(dy + 4 * b * oh * ow * k, mm, count, oh, ow, k, th, tw, tp);
+    simd.winoFilterGemm(v, mm, du, count * perImage, tp, c, k, planes);
   }
-  simd.winoFilterGrad(du, dw, c, k);
+  t.filterGrad(du, dw, c, k);
 }
 
 /**

@@ -12,7 +12,9 @@ import {
   winogradConv2DAt,
   winogradFilterGradientAt,
   winogradScratchSizes,
+  winogradTile,
 } from '../../../src/models/winograd.js';
+import type { WinogradTile } from '../../../src/models/winograd-wat.js';
 
 type Pad = 'valid' | 'same' | tf.backend_util.ExplicitPadding;
 
@@ -21,6 +23,8 @@ interface Case {
   x: [number, number, number, number];
   co: number;
   pad: Pad;
+  /** Chunks of images of a forward pass and of the filter gradient, where the case is about chunking. */
+  chunks?: [number, number];
 }
 
 const CASES: Case[] = [
@@ -32,10 +36,15 @@ const CASES: Case[] = [
   // Explicit, asymmetric padding (tfjs-converter models), and a 1-pixel-wide output.
   { name: '7×4, 32→24, pads (2,0)/(0,1)', x: [2, 7, 4, 32], co: 24, pad: [[0, 0], [2, 0], [0, 1], [0, 0]] },
   { name: '4×3, 4→8, valid (2×1 output)', x: [1, 4, 3, 4], co: 8, pad: 'valid' },
-  // Chunks of images whose tiles fit 512 KiB: one image per chunk at 20×20 with 32 → 64 channels (100 tiles), and
-  // four at 8×8 with 64 → 64 (16 tiles), where five images leave a last chunk of one.
-  { name: '20×20, 32→64, same, 2 chunks of 1', x: [2, 20, 20, 32], co: 64, pad: 'same' },
-  { name: '8×8, 64→64, same, chunks of 4 and 1', x: [5, 8, 8, 64], co: 64, pad: 'same' },
+  // Chunks of images whose transformed tiles fit 512 KiB (tiles × planes × 4 bytes × (C + K) per image); the filter
+  // gradient takes at least 64 tiles per chunk. F(4×4) at 20×20 with 32 → 64 channels (25 tiles, 345 KB) takes one
+  // image per forward chunk; at 12×8 with 64 → 64 (6 tiles, 110 KB) four, so five images leave a last chunk of one;
+  // at 7×7 with 64 → 64 (4 tiles, 74 KB) seven, and 16 for the filter gradient; F(2×2) at 6×6 (a tie) with 64 → 64
+  // (9 tiles, 74 KB) seven.
+  { name: '20×20, 32→64, same, 2 chunks of 1', x: [2, 20, 20, 32], co: 64, pad: 'same', chunks: [2, 1] },
+  { name: '12×8, 64→64, same, chunks of 4 and 1', x: [5, 12, 8, 64], co: 64, pad: 'same', chunks: [2, 1] },
+  { name: '7×7, 64→64, same, 17 images: chunks of 7 (16 for the filter gradient)', x: [17, 7, 7, 64], co: 64, pad: 'same', chunks: [3, 2] },
+  { name: '6×6, 64→64, same, F(2×2) in chunks of 7 and 1', x: [8, 6, 6, 64], co: 64, pad: 'same', chunks: [2, 1] },
 ];
 
 const seeded = (shape: number[], seed: number) => tf.tidy(() => tf.randomNormal(shape, 0, 1, 'float32', seed).dataSync() as Float32Array);
@@ -70,24 +79,33 @@ function conv(backend: 'cpu' | 'wasm', d: Data): Promise<{ y: Float32Array; dx: 
   );
 }
 
-/** Counts the calls of the Winograd input transform on the wasm backend's kernels while `body` runs. */
-async function countWinograd(body: () => Promise<unknown>): Promise<number> {
+/** Counts the calls of the Winograd input transforms (per tile side) on the wasm backend's kernels while `body` runs. */
+async function countWinogradByTile(body: () => Promise<unknown>): Promise<Record<WinogradTile, number>> {
   const kernels = await withBackend('wasm', () => simdKernelsFor(tf.backend() as unknown as HeapBackend)!);
-  const original = kernels.winoInput;
-  let calls = 0;
-  (kernels as { winoInput: SimdKernels['winoInput'] }).winoInput = (...args) => {
-    calls++;
-    original(...args);
-  };
+  const calls = { 2: 0, 4: 0 };
+  const originals = ([2, 4] as const).map((m) => {
+    const t = kernels.wino[m];
+    const original = t.input;
+    t.input = (...args) => {
+      calls[m]++;
+      original(...args);
+    };
+    return () => (t.input = original);
+  });
   try {
     await body();
   } finally {
-    (kernels as { winoInput: SimdKernels['winoInput'] }).winoInput = original;
+    for (const restore of originals) restore();
   }
   return calls;
 }
 
-describe('Winograd F(2×2, 3×3) convolution on wasm', () => {
+const countWinograd = async (body: () => Promise<unknown>) => {
+  const calls = await countWinogradByTile(body);
+  return calls[2] + calls[4];
+};
+
+describe('Winograd F(2×2, 3×3) and F(4×4, 3×3) convolution on wasm', () => {
   beforeAll(async () => {
     await selectBackend('wasm');
     await selectBackend('cpu');
@@ -108,11 +126,14 @@ describe('Winograd F(2×2, 3×3) convolution on wasm', () => {
       expect(winogradApplies(d.info)).toBe(true);
       const reference = await conv('cpu', d);
       let actual: Awaited<ReturnType<typeof conv>> | undefined;
-      const calls = await countWinograd(async () => {
+      const calls = await countWinogradByTile(async () => {
         actual = await conv('wasm', d);
       });
-      // forward, input gradient (a forward convolution, when the input has 8k channels) and filter gradient
-      expect(calls).toBeGreaterThanOrEqual(2);
+      // forward, input gradient (a forward convolution, when the input has 8k channels) and filter gradient, all
+      // with the tile side chosen for the output (the input gradient's output is the input: same size under 'same')
+      expect(calls[winogradTile(d.info)]).toBeGreaterThanOrEqual(2);
+      // three forward passes (once under tf.grads, once for y, once for the input gradient) and the filter gradient
+      if (c.chunks) expect(calls[winogradTile(d.info)]).toBe(3 * c.chunks[0] + c.chunks[1]);
       expectClose(actual!.y, reference.y);
       expectClose(actual!.dx, reference.dx);
       expectClose(actual!.dw, reference.dw);
@@ -205,13 +226,14 @@ describe('Winograd F(2×2, 3×3) convolution on wasm', () => {
       }
   });
 
-  it('gives the same sums assembled with and without fused multiply-adds', async () => {
+  it('gives the same sums with either tile side, assembled with and without fused multiply-adds', async () => {
     const d = data({ name: 'standalone', x: [3, 7, 6, 8], co: 16, pad: 'same' }, 77);
     const reference = await conv('cpu', d);
     const fmaHere = await relaxedSimd();
     // The project compiles without the DOM library, which is where TypeScript keeps the WebAssembly types.
     const WasmMemory = (globalThis as unknown as { WebAssembly: { Memory: new (d: { initial: number }) => { buffer: ArrayBuffer } } }).WebAssembly.Memory;
-    for (const fma of fmaHere ? [false, true] : [false]) {
+    for (const fma of fmaHere ? [false, true] : [false])
+      for (const m of [2, 4] as const) {
       const memory = new WasmMemory({ initial: 8 });
       const kernels = await instantiateSimdKernels(await assembleSimdKernels(fma), memory, fma);
       const heap = new Float32Array(memory.buffer);
@@ -228,12 +250,23 @@ describe('Winograd F(2×2, 3×3) convolution on wasm', () => {
       const [x, w, dy] = [place(d.x), place(d.w), place(d.dy)];
       const y = place(reference.y.length);
       const dw = place(reference.dw.length);
-      const scratch = () => winogradScratchSizes(d.info).map((size) => place(size));
-      winogradConv2DAt(kernels, d.info, x, w, y, scratch());
-      winogradFilterGradientAt(kernels, d.info, x, dy, dw, scratch());
+      const scratch = () => winogradScratchSizes(d.info, m).map((size) => place(size));
+      winogradConv2DAt(kernels, d.info, x, w, y, scratch(), {}, m);
+      winogradFilterGradientAt(kernels, d.info, x, dy, dw, scratch(), m);
       expectClose(heap.subarray(y / 4, y / 4 + reference.y.length), reference.y);
       expectClose(heap.subarray(dw / 4, dw / 4 + reference.dw.length), reference.dw);
     }
+  });
+
+  it('takes F(4×4, 3×3) where its products are smaller: 14×14 and 7×7 outputs, not 6×6 (a tie) or 2×1', () => {
+    const tile = (h: number, w: number) => winogradTile({ outHeight: h, outWidth: w });
+    expect([tile(28, 28), tile(14, 14), tile(7, 7), tile(8, 6)]).toEqual([4, 4, 4, 4]);
+    expect([tile(6, 6), tile(5, 5), tile(2, 1), tile(1, 1)]).toEqual([2, 2, 2, 2]);
+    // the scratch follows the tile: 36 planes of ⌈7/4⌉² = 4 tiles per image against 16 planes of 16, all three images
+    // in one chunk, planes one tile more apart than the tiles
+    const info = tf.backend_util.computeConv2DInfo([3, 7, 7, 8], [3, 3, 8, 16], 1, 1, 'same');
+    expect(winogradScratchSizes(info, 4)).toEqual([36 * 8 * 16, 36 * 13 * 8, 36 * 13 * 16]);
+    expect(winogradScratchSizes(info, 2)).toEqual([16 * 8 * 16, 16 * 49 * 8, 16 * 49 * 16]);
   });
 
   it('keeps the tensor count flat across 20 steps', async () => {
