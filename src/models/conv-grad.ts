@@ -1,7 +1,7 @@
 /**
  * The wasm backend (tfjs-backend-wasm 4.22) has no `Conv2DBackpropFilter` kernel, so the gradient of every conv
  * layer throws there and no CNN can train. This file supplies that kernel: with the SIMD heap kernels attached,
- * Winograd F(2×2, 3×3) for 3×3 stride-1 convolutions (winograd.ts), a direct kernel for 4k input and 8k output
+ * Winograd F(4×4, 3×3) or F(2×2, 3×3) for 3×3 stride-1 convolutions (winograd.ts), a direct kernel for 4k input and 8k output
  * channels and one for a single input channel (simd-kernels.ts); otherwise,
  * and for other channel counts, a single forward convolution that runs on the backend's XNNPACK conv:
  *
@@ -20,6 +20,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { backend_util, getKernel, registerKernel } from '@tensorflow/tfjs-core';
 import type { KernelConfig, TensorInfo } from '@tensorflow/tfjs-core';
 import { winogradApplies, winogradFilterGradient } from './winograd.js';
+import { convIn1FilterGradient, in1Applies } from './conv-in1.js';
 import { simdKernelsFor, type HeapBackend } from './simd-kernels.js';
 
 const KERNEL = 'Conv2DBackpropFilter';
@@ -88,7 +89,7 @@ function conv2dFilterGradient(xInfo: TensorInfo, dyInfo: TensorInfo, attrs: Filt
   ];
   const simd = simdKernelsFor(heap);
   const ci = xShape[3];
-  // 3×3, stride 1: Winograd F(2×2, 3×3), 16 multiply-adds per 2×2 tile and channel pair where the kernel below takes 36.
+  // 3×3, stride 1: Winograd, 36 multiply-adds per 4×4 tile and channel pair (16 per 2×2) where the kernel below takes 144 (36).
   if (simd && xInfo.dtype === 'float32' && dyInfo.dtype === 'float32' && winogradApplies(info)) return winogradFilterGradient(heap, simd, xInfo, dyInfo, info);
   if (simd && ci % 4 === 0 && co % 8 === 0) {
     // The usual case (every layer after the first). XNNPACK runs the one-convolution form below at about half its
@@ -100,6 +101,7 @@ function conv2dFilterGradient(xInfo: TensorInfo, dyInfo: TensorInfo, attrs: Filt
       n, h, w, oh, ow, kh, kw, sh, sw, top, left, ci, co);
     return dw;
   }
+  if (simd && xInfo.dtype === 'float32' && dyInfo.dtype === 'float32' && in1Applies(info)) return convIn1FilterGradient(heap, simd, xInfo, dyInfo, info);
   if (simd && ci === 1 && co % 4 === 0) {
     // One input channel (a grey image's first layer): XNNPACK would see a 1-image "batch" with a kernel as large as
     // the image and run at about 1 GMAC/s; the SIMD kernel sweeps the pixels once.

@@ -17,6 +17,7 @@ import wabtInit from 'wabt';
 import { fourByEightStep, type Madd } from './wat-blocks.js';
 import { WINOGRAD_CHANNELS, winogradText, type WinogradTile } from './winograd-wat.js';
 import { gemmText } from './gemm-wat.js';
+import { convIn1Text } from './conv-in1-wat.js';
 
 /**
  * A blocked column reduction over float32 rows, for cols % 4 == 0: out[c] = sum over r of term(r, c). Rows are
@@ -517,6 +518,7 @@ ${BN_DX_ROWS}
       (local.set $b (i32.add (local.get $b) (i32.const 1)))
       (br $bl))))
 ${winogradText(madd)}
+${convIn1Text(madd)}
 ${gemmText(madd)}
 ${adamUpdate()}
 )
@@ -538,6 +540,9 @@ export interface SimdKernels {
   convIn1FilterGrad(xpad: number, dy: number, dw: number, acc: number, n: number, hp: number, wp: number, oh: number, ow: number, kh: number, kw: number, sh: number, sw: number, co: number): void;
   convIn1InputGrad(dy: number, w: number, dxpad: number, n: number, hp: number, wp: number, oh: number, ow: number, kh: number, kw: number, sh: number, sw: number, co: number): void;
   convFilterGrad(x: number, dy: number, dw: number, n: number, h: number, w: number, oh: number, ow: number, kh: number, kw: number, sh: number, sw: number, top: number, left: number, ci: number, co: number): void;
+  /** One-channel 3×3 stride-1 convolution on a zero-padded input (conv-in1-wat.ts): forward (bias and ReLU optional) and filter gradient. */
+  convIn1Forward3x3(xpad: number, w: number, bias: number, y: number, n: number, hp: number, wp: number, oh: number, ow: number, k: number, relu: number): void;
+  convIn1FilterGrad3x3(xpad: number, dy: number, dw: number, n: number, hp: number, wp: number, oh: number, ow: number, k: number): void;
   /** Winograd parts per output tile side (winograd-wat.ts): filter, input and output transforms, dy and filter-gradient transforms. */
   wino: Readonly<Record<WinogradTile, WinogradTransforms>>;
   /** The Winograd matrix products per input channel count C, over `planes` = (m + 2)² planes. */
@@ -658,6 +663,8 @@ export async function instantiateSimdKernels(module: WasmModule, memory: WasmMem
     convIn1FilterGrad: e.conv_in1_filter_grad,
     convIn1InputGrad: e.conv_in1_input_grad,
     convFilterGrad: e.conv_filter_grad,
+    convIn1Forward3x3: e.conv_in1_3x3,
+    convIn1FilterGrad3x3: e.conv_in1_3x3_filter_grad,
     wino: Object.fromEntries(
       ([2, 4] as const).map((m) => [
         m,

@@ -1,25 +1,30 @@
 /**
- * wasm's `Conv2D` and `FusedConv2D` (with a bias and ReLU or no activation) through Winograd F(2×2, 3×3) for the
- * 3×3, stride-1 convolutions that dominate a CNN's training step, forward and (through `conv-input-grad.ts`, which
- * is a forward convolution) backward.
+ * wasm's `Conv2D` and `FusedConv2D` (with a bias and ReLU or no activation) through Winograd F(4×4, 3×3) or
+ * F(2×2, 3×3) for the 3×3, stride-1 convolutions that dominate a CNN's training step, forward and (through
+ * `conv-input-grad.ts`, which is a forward convolution) backward.
  *
  * tfjs-backend-wasm sends every convolution to XNNPACK, which runs near the limit of 4-wide SIMD without fused
- * multiply-adds (about 12 GMAC/s per core here). Winograd's form needs 16 multiply-adds per 2×2 output tile and
- * input channel instead of 36 (see `winograd-wat.ts`), and its matrix products run on the SIMD heap kernels with
- * fused multiply-adds where the engine has them. The work is done in chunks of images whose transformed tiles fit
- * in the L2 cache. Other convolutions (other sizes, strides, dilations, channel counts, NCHW, or no SIMD kernels)
- * go to the original kernel. `conv-grad.ts` takes the filter gradient here for the same convolutions.
+ * multiply-adds (about 12 GMAC/s per core here). Winograd's form needs 36 multiply-adds per 4×4 output tile and
+ * input channel instead of 144, or 16 per 2×2 tile instead of 36 (see `winograd-wat.ts`); `winogradTile` picks the
+ * variant with the smaller products for the output size. The products run on the SIMD heap kernels with fused
+ * multiply-adds where the engine has them, at 35–39 GFLOP/s on one core here, about the 4-wide FMA peak. The work
+ * is done in chunks of images whose transformed tiles fit in the L2 cache. Other convolutions (other sizes,
+ * strides, dilations, channel counts, NCHW, or no SIMD kernels) go to the original kernel. `conv-grad.ts` takes the
+ * filter gradient here for the same convolutions.
  *
- * Measured on the fashion preset's step (batch 128, one process): the 14×14 32→64 convolution 36.7 → 12.9 ms, the
- * 7×7 64→128 one 38.6 → 16.0 ms (its 7×7 output takes 4×4 tiles, an 8×8 area), their filter gradients 26 → 13 and
- * 30 → 18 ms; the step 260 → 148 ms. Rounding differs from the direct form by a few float32 ulps of the largest
- * term. A NaN or infinity in the input reaches all four outputs of every tile whose 4×4 window holds it (the direct
- * form reaches those whose 3×3 window does).
+ * Measured on the fashion preset's step (batch 128, one process): F(2×2, 3×3) took the 14×14 32→64 convolution
+ * from 36.7 to 12.9 ms and the step from 260 to 148 ms (2026-11-24). On a slower machine (2026-12-03, the step at
+ * 443 ms with F(2×2, 3×3)), F(4×4, 3×3) for the 14×14 and 7×7 layers and the plane spacing below took it to 270 ms:
+ * the 7×7 128→128 convolution 34 → 21 ms forward and 38 → 17 ms filter gradient (its 7×7 output pads to 8×8 in both
+ * variants, 4 tiles of 36 products against 16 of 16). Rounding differs from the direct form by a few float32 ulps of
+ * the largest term for F(2×2, 3×3), about ten times that for F(4×4, 3×3). A NaN or infinity in the input reaches
+ * all outputs of every tile whose window (4×4 or 6×6) holds it (the direct form reaches those whose 3×3 window does).
  */
 import { backend_util } from '@tensorflow/tfjs-core';
 import type { KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
 import { simdKernelsFor, type HeapBackend, type SimdKernels } from './simd-kernels.js';
 import { areWasmKernelsWrapped, wrapWasmKernel } from './wasm-kernel-wrap.js';
+import { convIn1Forward, in1Applies } from './conv-in1.js';
 import { WINOGRAD_CHANNELS, type WinogradTile } from './winograd-wat.js';
 
 const KERNEL = 'Conv2D';
@@ -38,7 +43,7 @@ const CHUNK_BYTES = 512 * 1024;
 /** The fewest tiles per chunk of the filter gradient (see `chunking`). */
 const MIN_FILTER_ROWS = 64;
 
-/** Whether Winograd F(2×2, 3×3) on the heap kernels takes a convolution of this geometry (NHWC, float32). */
+/** Whether Winograd on the heap kernels takes a convolution of this geometry (NHWC, float32). */
 export function winogradApplies(info: backend_util.Conv2DInfo): boolean {
   const { filterHeight, filterWidth, strideHeight, strideWidth, dilationHeight, dilationWidth, inChannels, outChannels } = info;
   return (
@@ -56,7 +61,7 @@ export function winogradApplies(info: backend_util.Conv2DInfo): boolean {
   );
 }
 
-/** The forward convolution's geometry when the Winograd path takes it, else null. */
+/** The forward convolution's geometry when the Winograd path or the one-channel kernel takes it, else null. */
 function forwardPlan(x: TensorInfo, filter: TensorInfo, attrs: Conv2DAttrs): backend_util.Conv2DInfo | null {
   if (attrs.dataFormat !== 'NHWC' || x.dtype !== 'float32' || filter.dtype !== 'float32' || x.shape.length !== 4 || filter.shape.length !== 4) return null;
   if (filter.shape[2] !== x.shape[3]) return null;
@@ -68,7 +73,7 @@ function forwardPlan(x: TensorInfo, filter: TensorInfo, attrs: Conv2DAttrs): bac
     attrs.pad,
     attrs.dimRoundingMode,
   );
-  return winogradApplies(info) ? info : null;
+  return winogradApplies(info) || in1Applies(info) ? info : null;
 }
 
 /**
@@ -177,7 +182,7 @@ function withScratch(heap: HeapBackend, sizes: number[], body: (addresses: numbe
   }
 }
 
-/** y = conv2d(x, filter) (+ bias, then ReLU, for the fused kernel) by Winograd F(2×2, 3×3) on the wasm backend's heap. */
+/** y = conv2d(x, filter) (+ bias, then ReLU, for the fused kernel) by Winograd on the wasm backend's heap. */
 export function winogradConv2D(
   heap: HeapBackend,
   simd: SimdKernels,
@@ -194,13 +199,18 @@ export function winogradConv2D(
   return y;
 }
 
-/** dW of conv2d(x, W) from dy by Winograd F(2×2, 3×3) on the wasm backend's heap. */
+/** dW of conv2d(x, W) from dy by Winograd on the wasm backend's heap. */
 export function winogradFilterGradient(heap: HeapBackend, simd: SimdKernels, x: TensorInfo, dy: TensorInfo, info: backend_util.Conv2DInfo): TensorInfo {
   const dw = heap.makeOutput([3, 3, info.inChannels, info.outChannels], 'float32');
   withScratch(heap, winogradScratchSizes(info), (scratch) =>
     winogradFilterGradientAt(simd, info, heap.getMemoryOffset(x.dataId), heap.getMemoryOffset(dy.dataId), heap.getMemoryOffset(dw.dataId), scratch),
   );
   return dw;
+}
+
+/** A planned forward convolution on its kernel: Winograd, or the one-channel 3×3 kernel (`conv-in1.ts`). */
+function forwardOn(heap: HeapBackend, simd: SimdKernels, x: TensorInfo, filter: TensorInfo, info: backend_util.Conv2DInfo, fused: { bias?: TensorInfo; relu?: boolean } = {}) {
+  return winogradApplies(info) ? winogradConv2D(heap, simd, x, filter, info, fused) : convIn1Forward(heap, simd, x, filter, info, fused);
 }
 
 function wrap(original: KernelFunc): KernelFunc {
@@ -210,11 +220,11 @@ function wrap(original: KernelFunc): KernelFunc {
     const simd = simdKernelsFor(heap);
     const info = simd && x && filter ? forwardPlan(x, filter, args.attrs as unknown as Conv2DAttrs) : null;
     if (!simd || !info) return original(args);
-    return winogradConv2D(heap, simd, x, filter, info);
+    return forwardOn(heap, simd, x, filter, info);
   };
 }
 
-/** `FusedConv2D` (conv, + bias, activation) through Winograd for a float32 [K] bias or none, and a linear or ReLU activation. */
+/** `FusedConv2D` (conv, + bias, activation) through Winograd (or the one-channel kernel) for a float32 [K] bias or none, and a linear or ReLU activation. */
 function wrapFused(original: KernelFunc): KernelFunc {
   return (args) => {
     const { x, filter, bias, preluActivationWeights } = args.inputs as Record<string, TensorInfo | undefined>;
@@ -225,11 +235,14 @@ function wrapFused(original: KernelFunc): KernelFunc {
     const biasFits = bias == null || (bias.dtype === 'float32' && bias.shape.length === 1 && bias.shape[0] === info?.outChannels);
     const act = activation ?? 'linear';
     if (!simd || !info || preluActivationWeights != null || !biasFits || (act !== 'linear' && act !== 'relu')) return original(args);
-    return winogradConv2D(heap, simd, x!, filter!, info, { bias: bias ?? undefined, relu: act === 'relu' });
+    return forwardOn(heap, simd, x!, filter!, info, { bias: bias ?? undefined, relu: act === 'relu' });
   };
 }
 
-/** Puts the Winograd path in front of wasm's Conv2D and FusedConv2D (once; later calls change nothing). */
+/**
+ * Puts the Winograd path (and the one-channel 3×3 kernel) in front of wasm's Conv2D and FusedConv2D (once; later
+ * calls change nothing).
+ */
 export function registerWasmWinogradConv2D(): void {
   wrapWasmKernel(KERNEL, wrap);
   wrapWasmKernel(FUSED, wrapFused);
