@@ -4,9 +4,10 @@
  * members train side by side on a 2-core machine); uploads all 60,000 Fashion-MNIST training images as IDX over HTTP
  * (95% train, 5% validation) and the 10,000 test images as a second dataset; trains the preset; evaluates the model on
  * the whole test set; prints each member's and the ensemble's test accuracy and where the time went, and writes the
- * figures to fashion-run.json. Options: `--epochs E` and `--members M` override the preset, `--architecture JSON` replaces
- * its network (a complete spec, as the API takes it); `--images N` trains on the first N training images only (a quick
- * check of the path, not the documented run).
+ * figures to fashion-run.json (or `--out FILE`). Options: `--epochs E` and `--members M` override the preset,
+ * `--architecture JSON` replaces its network (a complete spec, as the API takes it), `--augmentation JSON` overrides its
+ * augmentation field by field; `--images N` trains on the first N training images only (a quick check of the path, not
+ * the documented run).
  */
 import os from 'node:os';
 import { writeFile } from 'node:fs/promises';
@@ -19,7 +20,9 @@ const argv = process.argv.slice(2);
 const option = (name: string) => (argv.includes(name) ? Number(argv[argv.indexOf(name) + 1]) : undefined);
 const epochs = option('--epochs');
 const members = option('--members');
-const architecture = argv.includes('--architecture') ? JSON.parse(argv[argv.indexOf('--architecture') + 1]) : undefined;
+const json = (name: string) => (argv.includes(name) ? JSON.parse(argv[argv.indexOf(name) + 1]) : undefined);
+const architecture = json('--architecture');
+const augmentation = json('--augmentation');
 // A smaller training set for a quick check of the whole path; the documented run uses all 60,000.
 const images = option('--images') ?? 60_000;
 const cores = os.availableParallelism();
@@ -47,6 +50,7 @@ async function train(datasetId: string): Promise<{ modelId: string; job: any }> 
   if (epochs) body.training = { epochs };
   if (members) body.ensemble = { members };
   if (architecture) body.architecture = architecture;
+  if (augmentation) body.augmentation = augmentation;
   const res = await post('/v1/training-jobs', body);
   const job = (await res.json()) as any;
   if (res.status !== 202) throw new Error(`training request failed: ${res.status} ${JSON.stringify(job)}`);
@@ -89,7 +93,7 @@ try {
   const target = 0.939;
   console.log(`  target (Google AutoML Vision, 24 compute hours): accuracy > ${target} within 30 min: ${m.accuracy > target && total <= 1800 ? 'met' : 'not met'}`);
   await writeFile(
-    'fashion-run.json',
+    argv.includes('--out') ? argv[argv.indexOf('--out') + 1] : 'fashion-run.json',
     JSON.stringify({ modelId, cores, seconds: total, phases, accuracy: m.accuracy, members: m.members, config: job.config, history: job.members?.map((x: any) => x.history) }, null, 2),
   );
 } finally {
