@@ -90,7 +90,8 @@ export function checkArchitecture(arch: Architecture, shape: ModelShape, maxPara
   let params = 0;
   arch.blocks.forEach((b, i) => {
     for (let k = 0; k < b.convs; k++) {
-      params += b.kernelSize * b.kernelSize * c * b.filters + b.filters + (b.batchNorm ? 4 * b.filters : 0);
+      // A convolution followed by batch norm has no bias (buildModel); batch norm holds 4 numbers per channel.
+      params += b.kernelSize * b.kernelSize * c * b.filters + (b.batchNorm ? 4 * b.filters : b.filters);
       c = b.filters;
     }
     if (b.pool !== 'none') {

@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { ARCHITECTURE_PRESETS, checkArchitecture } from '../../../src/models/architecture.js';
+import { ARCHITECTURE_PRESETS, buildModel, checkArchitecture } from '../../../src/models/architecture.js';
 import { augmentationSchema } from '../../../src/models/augment.js';
 import { selectBackend } from '../../../src/models/backend.js';
 import type { SplitData } from '../../../src/models/batches.js';
@@ -21,12 +21,18 @@ describe('the fashion preset', () => {
     expect(config.augmentation).toMatchObject({ horizontalFlip: true, shift: 0, testTimeFlip: true });
   });
 
-  it('fits 28×28 grey images: 28→14→7→3, 427,722 parameters', () => {
-    // conv 9·1·32+32+4·32; convs 9·32·64+64+4·64, 9·64·64+64+4·64; convs 9·64·128+128+4·128, 9·128·128+128+4·128;
-    // dense 1152·128+128, softmax 128·10+10
-    expect(checkArchitecture(ARCHITECTURE_PRESETS.fashion, { height: 28, width: 28, channels: 1, numClasses: 10 }).params).toBe(
-      448 + 18_752 + 37_184 + 74_368 + 148_096 + 147_584 + 1_290,
-    );
+  it('fits 28×28 grey images: 28→14→7→3, 427,306 parameters, as many as the built model holds', async () => {
+    await selectBackend('cpu');
+    // convs without bias (batch norm follows), batch norm 4 per channel: 9·1·32+4·32; 9·32·64+4·64, 9·64·64+4·64;
+    // 9·64·128+4·128, 9·128·128+4·128; dense 1152·128+128, softmax 128·10+10
+    const shape = { height: 28, width: 28, channels: 1, numClasses: 10 };
+    const { params } = checkArchitecture(ARCHITECTURE_PRESETS.fashion, shape);
+    expect(params).toBe(416 + 18_688 + 37_120 + 74_240 + 147_968 + 147_584 + 1_290);
+    for (const arch of [ARCHITECTURE_PRESETS.fashion, ARCHITECTURE_PRESETS.small, ARCHITECTURE_PRESETS.medium]) {
+      const model = buildModel(arch, shape, 1);
+      expect(model.countParams()).toBe(checkArchitecture(arch, shape).params);
+      model.dispose();
+    }
   });
 
   it('keeps request overrides field by field', () => {
