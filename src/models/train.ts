@@ -37,12 +37,25 @@ export const trainingSchema = z
     classWeights: classWeightsSchema.default('auto'),
     /** With classWeights 'auto', balanced weights apply when the largest class is this many times the smallest. */
     imbalanceThreshold: z.number().min(1).max(1000).default(3),
+    /**
+     * Label smoothing ε (Szegedy et al. 2016): the training loss takes (1 − ε)·one-hot + ε/K as targets, so the
+     * network is not pushed towards certainty on every training image. Accuracy, validation loss and reports use
+     * the true labels; the training loss in the epoch log is the smoothed one (it cannot fall below the smoothed
+     * targets' entropy, about 0.5 for ε = 0.1 and 10 classes).
+     */
+    labelSmoothing: z.number().min(0).max(0.5).default(0),
     /** Caps steps per epoch (quick experiments and tests); all samples are used when absent. */
     maxStepsPerEpoch: z.number().int().min(1).optional(),
   })
   .strict();
 
 export type Training = z.infer<typeof trainingSchema>;
+
+/** (1 − ε)·y + ε/K for one-hot rows y of K classes; y itself when ε is 0. */
+export function smoothLabels(y: tf.Tensor2D, epsilon: number): tf.Tensor2D {
+  if (epsilon === 0) return y;
+  return tf.tidy(() => tf.add(tf.mul(y, 1 - epsilon), epsilon / y.shape[1]));
+}
 
 export interface EpochLog {
   epoch: number;
@@ -205,7 +218,7 @@ export async function trainMember(input: TrainInput): Promise<TrainResult> {
         return optimizer.minimize(() => {
           const probs = model.apply(x, { training: true }) as tf.Tensor2D;
           accTensor = tf.keep(tf.mean(tf.cast(tf.equal(tf.argMax(probs, 1), tf.argMax(y, 1)), 'float32'))) as tf.Scalar;
-          let loss: tf.Scalar = weightedCrossEntropy(y, probs, classWeights, { fromLogits: false });
+          let loss: tf.Scalar = weightedCrossEntropy(smoothLabels(y, t.labelSmoothing), probs, classWeights, { fromLogits: false });
           for (const penalty of model.calculateLosses()) loss = tf.add(loss, penalty) as tf.Scalar;
           return loss;
         }, true)!;

@@ -7,7 +7,7 @@ import { selectBackend } from '../../../src/models/backend.js';
 import type { SplitData } from '../../../src/models/batches.js';
 import { decodeCheckpoint, encodeCheckpoint } from '../../../src/models/checkpoint.js';
 import { deserializeModel, serializeModel } from '../../../src/models/serialize.js';
-import { trainMember, trainingSchema, TrainingDiverged, type TrainInput, type TrainState } from '../../../src/models/train.js';
+import { smoothLabels, trainMember, trainingSchema, TrainingDiverged, type TrainInput, type TrainState } from '../../../src/models/train.js';
 
 /** Two classes of 8×8 grey images: a bright left half (class 0) or a bright right half (class 1), with noise. */
 function halves(count: number, seed: number, flipLabels = false): SplitData {
@@ -67,6 +67,21 @@ describe('training one member on the wasm backend', () => {
       expect(h.seconds).toBeGreaterThan(0);
     }
     result.model.dispose();
+  });
+
+  it('trains against smoothed targets with labelSmoothing: the loss cannot fall below their entropy, accuracy is unchanged', async () => {
+    expect(Array.from(smoothLabels(tf.tensor2d([[0, 1, 0, 0]]), 0.2).dataSync())).toEqual([0.05, 0.85, 0.05, 0.05].map(Math.fround));
+    expect(() => trainingSchema.parse({ labelSmoothing: 0.6 })).toThrow();
+    expect(trainingSchema.parse({}).labelSmoothing).toBe(0);
+    const plain = await trainMember(input({ training: { epochs: 6 } }));
+    const smoothed = await trainMember(input({ training: { epochs: 6, labelSmoothing: 0.2 } }));
+    // two classes, targets 0.9 / 0.1: cross-entropy is at least their entropy (the L2 penalty only adds to it)
+    const floor = -(0.9 * Math.log(0.9) + 0.1 * Math.log(0.1));
+    for (const h of smoothed.history) expect(h.loss).toBeGreaterThan(floor);
+    expect(plain.history.at(-1)!.loss).toBeLessThan(smoothed.history.at(-1)!.loss);
+    expect(smoothed.history.at(-1)!.valAccuracy).toBeGreaterThan(0.9);
+    plain.model.dispose();
+    smoothed.model.dispose();
   });
 
   it('gives identical weights for the same seed and different weights for another', async () => {
