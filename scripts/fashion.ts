@@ -5,8 +5,8 @@
  * (95% train, 5% validation) and the 10,000 test images as a second dataset; trains the preset; evaluates the model on
  * the whole test set; prints each member's and the ensemble's test accuracy and where the time went, and writes the
  * figures to fashion-run.json (or `--out FILE`). Options: `--epochs E` and `--members M` override the preset,
- * `--architecture JSON` replaces its network (a complete spec, as the API takes it), `--augmentation JSON` overrides its
- * augmentation field by field; `--images N` trains on the first N training images only (a quick check of the path, not
+ * `--architecture JSON` replaces its network (a complete spec, as the API takes it), `--augmentation JSON` and `--training JSON`
+ * override its augmentation and training options field by field; `--images N` trains on the first N training images only (a quick check of the path, not
  * the documented run).
  */
 import os from 'node:os';
@@ -23,6 +23,7 @@ const members = option('--members');
 const json = (name: string) => (argv.includes(name) ? JSON.parse(argv[argv.indexOf(name) + 1]) : undefined);
 const architecture = json('--architecture');
 const augmentation = json('--augmentation');
+const trainingOverrides = json('--training');
 // A smaller training set for a quick check of the whole path; the documented run uses all 60,000.
 const images = option('--images') ?? 60_000;
 const cores = os.availableParallelism();
@@ -47,7 +48,7 @@ async function upload(name: string, subset: Parameters<typeof uploadFashion>[1],
 
 async function train(datasetId: string): Promise<{ modelId: string; job: any }> {
   const body: Record<string, unknown> = { datasetId, preset: 'fashion' };
-  if (epochs) body.training = { epochs };
+  if (epochs || trainingOverrides) body.training = { ...trainingOverrides, ...(epochs ? { epochs } : {}) };
   if (members) body.ensemble = { members };
   if (architecture) body.architecture = architecture;
   if (augmentation) body.augmentation = augmentation;
