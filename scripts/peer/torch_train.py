@@ -49,10 +49,10 @@ def small() -> nn.Sequential:
 
 
 def fashion() -> nn.Sequential:
-    # ARCHITECTURE_PRESETS.fashion: three conv blocks (32; 64, 64; 128, 128) without bias before batch norm, max
+    # ARCHITECTURE_PRESETS.fashion: three conv blocks (32; 64, 64; 128, 128, 128) without bias before batch norm, max
     # pooling 28 -> 14 -> 7 -> 3, dense 128 with dropout 0.3.
     layers, cin = [], 1
-    for block in ((32,), (64, 64), (128, 128)):
+    for block in ((32,), (64, 64), (128, 128, 128)):
         for filters in block:
             layers += [nn.Conv2d(cin, filters, 3, padding=1, bias=False), nn.BatchNorm2d(filters, eps=1e-3, momentum=0.1), nn.ReLU()]
             cin = filters
