@@ -15,7 +15,7 @@ import type { DataId, TensorInfo } from '@tensorflow/tfjs-core';
 import v8 from 'node:v8';
 import wabtInit from 'wabt';
 import { fourByEightStep, type Madd } from './wat-blocks.js';
-import { WINOGRAD_CHANNELS, winogradText, type WinogradTile } from './winograd-wat.js';
+import { WINOGRAD_CHANNELS, WINOGRAD_TILES, winogradText, type WinogradTile } from './winograd-wat.js';
 import { gemmText } from './gemm-wat.js';
 import { convIn1Text } from './conv-in1-wat.js';
 
@@ -666,7 +666,7 @@ export async function instantiateSimdKernels(module: WasmModule, memory: WasmMem
     convIn1Forward3x3: e.conv_in1_3x3,
     convIn1FilterGrad3x3: e.conv_in1_3x3_filter_grad,
     wino: Object.fromEntries(
-      ([2, 4] as const).map((m) => [
+      WINOGRAD_TILES.map((m) => [
         m,
         { filter: e[`wino${m}_filter`], input: e[`wino${m}_input`], output: e[`wino${m}_output`], dy: e[`wino${m}_dy`], filterGrad: e[`wino${m}_filter_grad`] },
       ]),

@@ -19,7 +19,8 @@ import { fourByEightStep, locals, range, type Madd } from './wat-blocks.js';
 export const WINOGRAD_CHANNELS = [4, 8, 16, 32, 64, 128, 256, 512] as const;
 
 /** Output tile sides m of the two variants. */
-export type WinogradTile = 2 | 4;
+export const WINOGRAD_TILES = [2, 4] as const;
+export type WinogradTile = (typeof WINOGRAD_TILES)[number];
 
 interface TileMatrices {
   /** Bᵀ: α × α, the input transform. */
@@ -501,7 +502,7 @@ function filterGradientProduct(madd: Madd): string {
  */
 export function winogradText(madd: Madd): string {
   return [
-    ...([2, 4] as const).flatMap((m) => [filterTransform(m), inputTransform(m), outputTransform(m), outputGradientTransform(m), filterGradientTransform(m)]),
+    ...WINOGRAD_TILES.flatMap((m) => [filterTransform(m), inputTransform(m), outputTransform(m), outputGradientTransform(m), filterGradientTransform(m)]),
     ...WINOGRAD_CHANNELS.map((c) => matrixProduct(c, madd)),
     filterGradientProduct(madd),
   ].join('');
