@@ -142,7 +142,7 @@ export function buildModel(arch: Architecture, shape: ModelShape, seed: number):
           useBias: !b.batchNorm,
           kernelInitializer: tfl.initializers.heNormal({ seed: nextSeed() }),
           kernelRegularizer: reg,
-        }),
+        }, { imageInput: b === arch.blocks[0] && k === 0 }),
       );
       if (b.batchNorm) model.add(batchNormalization({ momentum: 0.9 }));
       model.add(tfl.layers.activation({ activation: arch.activation }));

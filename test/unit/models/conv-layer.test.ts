@@ -12,6 +12,7 @@ type Args = Parameters<typeof tfl.layers.conv2d>[0];
 interface Step {
   y: Float32Array;
   dKernel: Float32Array;
+  dBias?: Float32Array;
   kernels: string[];
 }
 
@@ -31,6 +32,8 @@ function step(backend: Backend, make: (a: Args) => tfl.layers.Layer, args: Args,
     const profile = await tf.profile(() => {
       const { value, grads } = tf.variableGrads(() => tf.sum(tf.mul(layer.apply(x, { training: true }) as tf.Tensor, w)));
       result.dKernel = grads[Object.keys(grads).find((k) => k.includes('kernel'))!].dataSync() as Float32Array;
+      const bias = Object.keys(grads).find((k) => k.includes('bias'));
+      if (bias) result.dBias = grads[bias].dataSync() as Float32Array;
       value.dispose();
       Object.values(grads).forEach((g) => g.dispose());
     });
@@ -68,7 +71,36 @@ describe('Conv2D layer with per-input gradients', () => {
     });
   }
 
-  it('with bias or an activation it is the parent layer, the fused path included', async () => {
+  const imageLayer = (a: Args) => conv2d(a, { imageInput: true });
+  const biasCases: Array<[string, Args, number[]]> = [
+    ['3×3 same with bias, one channel', { filters: 8, kernelSize: 3, padding: 'same' }, [4, 10, 9, 1]],
+    ['3×3 valid stride 2 with bias, three channels', { filters: 4, kernelSize: 3, strides: 2, padding: 'valid' }, [2, 9, 11, 3]],
+  ];
+  for (const [name, args, shape] of biasCases) {
+    it(`${name}, reading the images: output, kernel and bias gradients equal the parent's on cpu, no input gradient`, async () => {
+      const reference = await step('cpu', plainLayer, args, shape, 21);
+      expect(reference.dBias).toBeDefined();
+      for (const backend of ['cpu', 'wasm'] as const) {
+        const ours = await step(backend, imageLayer, args, shape, 21);
+        expectClose(ours.y, reference.y, 1e-4);
+        expectClose(ours.dKernel, reference.dKernel, 1e-3);
+        expectClose(ours.dBias!, reference.dBias!, 1e-3);
+        expect(ours.kernels).not.toContain('Conv2DBackpropInput');
+        expect(ours.kernels).toContain('Conv2DBackpropFilter');
+      }
+      expect(reference.kernels).toContain('Conv2DBackpropInput');
+    });
+  }
+
+  it('with bias, a layer deeper in the network (not reading the images) is the parent layer', async () => {
+    const args: Args = { filters: 4, kernelSize: 3, padding: 'same' };
+    const reference = await step('cpu', plainLayer, args, [2, 6, 6, 2], 7);
+    const ours = await step('cpu', conv2d, args, [2, 6, 6, 2], 7);
+    expectClose(ours.dBias!, reference.dBias!, 1e-6);
+    expect(ours.kernels).toEqual(reference.kernels);
+  });
+
+  it('with an activation it is the parent layer, the fused path included', async () => {
     const args: Args = { filters: 4, kernelSize: 3, padding: 'same', activation: 'relu' };
     const reference = await step('cpu', plainLayer, args, [2, 6, 6, 2], 5);
     const ours = await step('cpu', conv2d, args, [2, 6, 6, 2], 5);
