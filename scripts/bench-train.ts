@@ -17,8 +17,20 @@ import { FASHION_DIR } from './lib/fashion.js';
 
 const argv = process.argv.slice(2);
 const option = (name: string, def: string) => (argv.includes(name) ? argv[argv.indexOf(name) + 1] : def);
-const STEPS = Number(option('--steps', '60'));
-const WARMUP = Number(option('--warmup', '5'));
+/**
+ * Timed and warm-up steps per training, per model, unless --steps/--warmup set them for all. The short-step models
+ * get more of both: V8 compiles wasm in tiers (a baseline compiler first, the optimising one for hot functions in the
+ * background), and with 5 warm-up and 60 timed steps (2 s) two reference-CNN trainings side by side reached 1.58× one
+ * alone, with 20 and 200 1.85×; a real training runs for minutes, past all of that.
+ */
+const STEPS_FOR: Record<BenchModel, { steps: number; warmup: number }> = {
+  reference: { steps: 240, warmup: 30 },
+  small: { steps: 240, warmup: 30 },
+  fashion: { steps: 60, warmup: 8 },
+};
+const STEPS = argv.includes('--steps') ? Number(option('--steps', '')) : undefined;
+const WARMUP = argv.includes('--warmup') ? Number(option('--warmup', '')) : undefined;
+const stepsOf = (m: BenchModel) => ({ steps: STEPS ?? STEPS_FOR[m].steps, warmup: WARMUP ?? STEPS_FOR[m].warmup });
 const PREDICT_SECONDS = Number(option('--seconds', '1.5'));
 const CORES = os.availableParallelism();
 const BATCHES = [1, 16, 256];
@@ -73,7 +85,7 @@ async function together<T>(commands: Command[], barrier = false): Promise<T[]> {
 
 const one = async <T>(command: Command): Promise<T> => (await together<T>([command]))[0];
 const sum = (figures: { samplesPerSecond: number }[]) => figures.reduce((a, f) => a + f.samplesPerSecond, 0);
-const trainArgs = (model: BenchModel) => ['train', '--model', model, '--steps', String(STEPS), '--warmup', String(WARMUP)];
+const trainArgs = (model: BenchModel) => ['train', '--model', model, '--steps', String(stepsOf(model).steps), '--warmup', String(stepsOf(model).warmup)];
 const fmt = (v: number | undefined, digits = 0) => (v == null || !Number.isFinite(v) ? '—' : v.toFixed(digits));
 const cell = (text: string, width = 34) => text.padStart(width);
 const cpu = (share: number) => `CPU ${fmt(share, 2)}`;
@@ -85,7 +97,8 @@ const summed = (figures: { samplesPerSecond: number; cpuShare: number }[]) =>
 const started = performance.now();
 const load0 = os.loadavg()[0];
 const hasPeer = !argv.includes('--no-peer') && spawnSync(PYTHON, ['-c', 'import torch'], { stdio: 'ignore' }).status === 0;
-console.log(`bench:train — ${STEPS} timed steps after ${WARMUP} warm-up steps per training; ${CORES} cores (${os.cpus()[0]?.model ?? 'cpu'}), ` +
+const stepsText = MODELS.map((m) => `${BENCH_MODELS[m].label} ${stepsOf(m).steps} after ${stepsOf(m).warmup}`).join(', ');
+console.log(`bench:train — timed steps after warm-up steps per training: ${stepsText}; ${CORES} cores (${os.cpus()[0]?.model ?? 'cpu'}), ` +
   `load average ${load0.toFixed(1)} at start`);
 console.log("The reference CNN uses 'same' padding in both engines: Quorum's architecture spec has no 'valid' convolutions.");
 
