@@ -89,6 +89,21 @@ describe('inference plans', () => {
     model.dispose();
   });
 
+  it('move an activation that follows a max pool into the convolution before it where the two commute; not swish', () => {
+    const kinds = (activation: Architecture['activation']) => {
+      const model = buildModel({ ...base, activation }, shape, 8);
+      const ops = planFromLayers(model).ops.slice(0, 4);
+      model.dispose();
+      return ops.map((o) => `${o.op}${'activation' in o ? `:${o.activation}` : ''}`);
+    };
+    // Block 1: conv, (batch norm), activation, conv, (batch norm), max pool, activation: built pool first.
+    expect(kinds('relu')).toEqual(['conv:relu', 'conv:relu', 'pool', 'conv:relu']);
+    expect(kinds('elu')).toEqual(['conv:elu', 'conv:elu', 'pool', 'conv:elu']);
+    // SELU commutes but has no fused kernel: it stays a pass of its own, on the pooled (smaller) tensor.
+    expect(kinds('selu')).toEqual(['conv:selu', 'conv:linear', 'pool', 'activation:selu']);
+    expect(kinds('swish')).toEqual(['conv:swish', 'conv:swish', 'pool', 'conv:swish']);
+  });
+
   it('give member 0\'s penultimate activations as features, which the last layer turns into its probabilities', () => {
     const grey = { height: 28, width: 28, channels: 1, numClasses: 10 };
     const models = [4, 5].map((seed) => buildModel(ARCHITECTURE_PRESETS.small, grey, seed));
