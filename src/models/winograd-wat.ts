@@ -18,8 +18,8 @@ import { fourByEightStep, locals, range, type Madd } from './wat-blocks.js';
 /** Channel counts C with a matrix-product kernel of their own (the four tile rows sit at compile-time offsets). */
 export const WINOGRAD_CHANNELS = [4, 8, 16, 32, 64, 128, 256, 512] as const;
 
-/** Output tile sides m of the two variants. */
-export const WINOGRAD_TILES = [2, 4] as const;
+/** Output tile sides m of the three variants. */
+export const WINOGRAD_TILES = [2, 4, 7] as const;
 export type WinogradTile = (typeof WINOGRAD_TILES)[number];
 
 interface TileMatrices {
@@ -31,10 +31,65 @@ interface TileMatrices {
   at: number[][];
 }
 
+/** An exact rational p/q (q > 0, lowest terms), enough arithmetic for the Toom-Cook matrices below. */
+class Rational {
+  readonly p: bigint;
+  readonly q: bigint;
+  constructor(p: bigint, q: bigint = 1n) {
+    if (q === 0n) throw new RangeError('Rational: zero denominator');
+    const gcd = (a: bigint, b: bigint): bigint => (b === 0n ? (a < 0n ? -a : a) : gcd(b, a % b));
+    const g = gcd(p, q) * (q < 0n ? -1n : 1n);
+    this.p = p / g;
+    this.q = q / g;
+  }
+  add = (o: Rational) => new Rational(this.p * o.q + o.p * this.q, this.q * o.q);
+  sub = (o: Rational) => new Rational(this.p * o.q - o.p * this.q, this.q * o.q);
+  mul = (o: Rational) => new Rational(this.p * o.p, this.q * o.q);
+  div = (o: Rational) => new Rational(this.p * o.q, this.q * o.p);
+  pow = (k: number): Rational => (k === 0 ? ONE : this.mul(this.pow(k - 1)));
+  toNumber = () => Number(this.p) / Number(this.q);
+}
+const ONE = new Rational(1n);
+const ZERO_Q = new Rational(0n);
+
+/**
+ * F(m×m, 3×3) from m + 1 distinct interpolation points and ∞ (Toom-Cook, as Lavin & Gray build theirs), exactly in
+ * rationals: Aᵀ[i][j] = p_j^i (the ∞ column is 1 in the last row); G[j][k] = p_j^k / Π_{l≠j}(p_j − p_l) (the ∞ row
+ * picks the last tap); Bᵀ's row j holds the coefficients, lowest power first, of Π_{l≠j}(x − p_l), and its ∞ row
+ * those of Π_l(x − p_l). With the points 0, ±1, ±2 this gives Lavin & Gray's F(4×4, 3×3) exactly (a test checks).
+ */
+export function toomCook(points: Array<[number, number]>): TileMatrices {
+  const pts = points.map(([p, q]) => new Rational(BigInt(p), BigInt(q)));
+  const alpha = pts.length + 1;
+  const m = alpha - 2;
+  const product = (roots: Rational[]) =>
+    roots.reduce(
+      (coeffs, root) => [...coeffs, ZERO_Q].map((_, i) => (i > 0 ? coeffs[i - 1] : ZERO_Q).sub(i < coeffs.length ? root.mul(coeffs[i]) : ZERO_Q)),
+      [ONE],
+    );
+  const padded = (coeffs: Rational[]) => [...coeffs, ...Array<Rational>(alpha - coeffs.length).fill(ZERO_Q)];
+  const others = (j: number) => pts.filter((_, l) => l !== j);
+  const bt = [...pts.map((_, j) => padded(product(others(j)))), product(pts)];
+  const g = [
+    ...pts.map((p, j) => {
+      const f = others(j).reduce((acc, o) => acc.mul(p.sub(o)), ONE);
+      return [0, 1, 2].map((k) => p.pow(k).div(f));
+    }),
+    [ZERO_Q, ZERO_Q, ONE],
+  ];
+  const at = range(m).map((i) => [...pts.map((p) => p.pow(i)), i === m - 1 ? ONE : ZERO_Q]);
+  const numbers = (rows: Rational[][]) => rows.map((row) => row.map((v) => v.toNumber()));
+  return { bt: numbers(bt), g: numbers(g), at: numbers(at) };
+}
+
 /**
  * The transforms. F(2×2, 3×3) interpolates at 0, ±1 and ∞; F(4×4, 3×3) at 0, ±1, ±2 and ∞ (Lavin & Gray's
  * matrices), whose larger coefficients cost a little float32 accuracy: 2–6e-6 of the largest output against 4e-7 for
- * F(2×2, 3×3) on unit-normal data at 64 and 128 channels (winograd.ts; the tests hold both to 1e-4).
+ * F(2×2, 3×3) on unit-normal data at 64 and 128 channels (winograd.ts; the tests hold both to 1e-4). F(7×7, 3×3)
+ * takes 81 products per tile of 49 outputs, and fits 28, 14 and 7 exactly; its points 0, ±1, ±2, ±3/4, −1/4 are the
+ * best of a search over the 15,504 sets of 0, ±1 and five from ±{2, 1/2, 3, 1/3, 3/2, 2/3, 4, 1/4, 3/4, 4/3}
+ * (simulated float32 transforms and products, 128 channels; three draws each, the best 40 again over ten): 5e-5 of
+ * the largest output, where 0, ±1, ±2, ±1/2, 3 gave 5e-4 and F(4×4, 3×3) 8e-6 in the same simulation.
  */
 export const TILES: Record<WinogradTile, TileMatrices> = {
   2: {
@@ -79,6 +134,7 @@ export const TILES: Record<WinogradTile, TileMatrices> = {
       [0, 1, -1, 8, -8, 1],
     ],
   },
+  7: toomCook([[0, 1], [1, 1], [-1, 1], [2, 1], [-2, 1], [3, 4], [-3, 4], [-1, 4]]),
 };
 
 const transpose = (a: number[][]): number[][] => a[0].map((_, j) => a.map((row) => row[j]));
@@ -117,6 +173,28 @@ function linear(l: number[][], v: string[]): string[] {
     return out;
   });
 }
+
+/**
+ * `linear` for engines with fused multiply-adds: one relaxed_madd per coefficient other than ±1, in row order. For
+ * F(7×7, 3×3), whose Bᵀ has 62 non-zero coefficients of 30 magnitudes, the grouping above saves few multiplies and
+ * this halves the instructions of the transforms.
+ */
+function fusedLinear(l: number[][], v: string[]): string[] {
+  return l.map((row) => {
+    const terms = row.map((c, j) => ({ c, x: v[j] })).filter((t) => t.c !== 0);
+    if (terms.length === 0) return ZERO;
+    terms.sort((a, b) => Number(Math.abs(b.c) === 1) - Number(Math.abs(a.c) === 1));
+    const [first, ...rest] = terms;
+    let out = first.c === 1 ? first.x : first.c === -1 ? `(f32x4.neg ${first.x})` : scale(first.x, first.c);
+    for (const { c, x } of rest) {
+      out = c === 1 ? add(out, x) : c === -1 ? sub(out, x) : `(f32x4.relaxed_madd ${x} (v128.const f32x4 ${c} ${c} ${c} ${c}) ${out})`;
+    }
+    return out;
+  });
+}
+
+/** The rows of L·v (see `linear`). */
+type Linear = (l: number[][], v: string[]) => string[];
 
 /**
  * A function (param $src) (param $dst) (param $c) (param $k) for a 2-D transform Z = L X Lᵀ of a p × p grid of planes
@@ -158,13 +236,14 @@ function planeTransform(name: string, p: number, q: number, combine: (v: string[
 }
 
 /** wino<m>_filter: U[f][c][o] = (G g Gᵀ)[f] from g's nine taps. */
-const filterTransform = (m: WinogradTile) => planeTransform(`wino${m}_filter`, 3, m + 2, (v) => linear(TILES[m].g, v));
+const filterTransform = (m: WinogradTile, lin: Linear) => planeTransform(`wino${m}_filter`, 3, m + 2, (v) => lin(TILES[m].g, v));
 
 /** wino<m>_filter_grad: dg = Gᵀ dU G from dU's α² planes into the nine taps. */
-const filterGradientTransform = (m: WinogradTile) => planeTransform(`wino${m}_filter_grad`, m + 2, 3, (v) => linear(transpose(TILES[m].g), v));
+const filterGradientTransform = (m: WinogradTile, lin: Linear) => planeTransform(`wino${m}_filter_grad`, m + 2, 3, (v) => lin(transpose(TILES[m].g), v));
 
-/** i32 expression: `a` times the tile side m (a power of two). */
-const timesTile = (m: WinogradTile, a: string) => `(i32.shl ${a} (i32.const ${Math.log2(m)}))`;
+/** i32 expression: `a` times the tile side m. */
+const timesTile = (m: WinogradTile, a: string) =>
+  Number.isInteger(Math.log2(m)) ? `(i32.shl ${a} (i32.const ${Math.log2(m)}))` : `(i32.mul ${a} (i32.const ${m}))`;
 
 /**
  * The loop nest over tiles shared by the tile transforms: images b < $n, tile rows $ti < $th, tile columns $tj < $tw
@@ -204,7 +283,7 @@ function tileLoops(o: { image?: string; row?: string; tile: string; channelBytes
  * wino<m>_input: V[f][t][c] = (Bᵀ d B)[f] for the n images at x: tile t = (b·th + ti)·tw + tj reads input rows
  * m·ti − top + r and columns m·tj − left + s (r, s < α), zero outside the image. V's planes are `tp` tiles apart.
  */
-function inputTransform(m: WinogradTile): string {
+function inputTransform(m: WinogradTile, lin: Linear): string {
   const a = m + 2;
   const { bt } = TILES[m];
   const d = (r: number, s: number) => get(`$d${r}${s}`);
@@ -228,11 +307,11 @@ function inputTransform(m: WinogradTile): string {
     .join('\n          ');
   // Bᵀ d, a column at a time; then (Bᵀ d) B, a row at a time
   const us = range(a)
-    .flatMap((s) => linear(bt, range(a).map((r) => d(r, s))).map((expr, r) => `(local.set $u${r}${s} ${expr})`))
+    .flatMap((s) => lin(bt, range(a).map((r) => d(r, s))).map((expr, r) => `(local.set $u${r}${s} ${expr})`))
     .join('\n          ');
   const stores = range(a)
     .flatMap((r) =>
-      linear(bt, range(a).map((s) => u(r, s))).map(
+      lin(bt, range(a).map((s) => u(r, s))).map(
         (expr, s) => `(v128.store (i32.add (local.get $vt) (i32.add (i32.mul (i32.const ${a * r + s}) (local.get $vplane)) (local.get $e))) ${expr})`,
       ),
     )
@@ -361,7 +440,7 @@ const cellAddress = (a: number, b: number) =>
  * oh × ow are dropped. Then, as a fused convolution: + bias[o] where `bias` is an address (0 for none), and
  * max(·, 0) where `relu` ≠ 0.
  */
-function outputTransform(m: WinogradTile): string {
+function outputTransform(m: WinogradTile, lin: Linear): string {
   const a = m + 2;
   const { at } = TILES[m];
   const loads = range(a * a)
@@ -369,10 +448,10 @@ function outputTransform(m: WinogradTile): string {
     .join('\n          ');
   // Aᵀ M, a column at a time; then (Aᵀ M) A, a row at a time
   const qs = range(a)
-    .flatMap((s) => linear(at, range(a).map((r) => get(`$m${r}${s}`))).map((expr, i) => `(local.set $q${i}${s} ${expr})`))
+    .flatMap((s) => lin(at, range(a).map((r) => get(`$m${r}${s}`))).map((expr, i) => `(local.set $q${i}${s} ${expr})`))
     .join('\n          ');
   const outs = range(m)
-    .flatMap((i) => linear(at, range(a).map((s) => get(`$q${i}${s}`))).map((expr, j) => `(local.set $o${i}${j} ${expr})`))
+    .flatMap((i) => lin(at, range(a).map((s) => get(`$q${i}${s}`))).map((expr, j) => `(local.set $o${i}${j} ${expr})`))
     .join('\n          ');
   const cells = range(m * m).map((i) => [Math.floor(i / m), i % m]);
   const epilogue = cells
@@ -406,7 +485,7 @@ function outputTransform(m: WinogradTile): string {
  */
 
 /** wino<m>_dy: dM[f][t][o] = (A dY Aᵀ)[f] for the n images of dy; cells of a tile past oh × ow count as zero. */
-function outputGradientTransform(m: WinogradTile): string {
+function outputGradientTransform(m: WinogradTile, lin: Linear): string {
   const a = m + 2;
   const aMat = transpose(TILES[m].at);
   const cells = range(m * m).map((i) => [Math.floor(i / m), i % m]);
@@ -415,11 +494,11 @@ function outputGradientTransform(m: WinogradTile): string {
     .join('\n          ');
   // A dY, a column at a time; then (A dY) Aᵀ, a row at a time
   const qs = range(m)
-    .flatMap((j) => linear(aMat, range(m).map((i) => get(`$y${i}${j}`))).map((expr, r) => `(local.set $q${r}${j} ${expr})`))
+    .flatMap((j) => lin(aMat, range(m).map((i) => get(`$y${i}${j}`))).map((expr, r) => `(local.set $q${r}${j} ${expr})`))
     .join('\n          ');
   const stores = range(a)
     .flatMap((r) =>
-      linear(aMat, range(m).map((j) => get(`$q${r}${j}`))).map(
+      lin(aMat, range(m).map((j) => get(`$q${r}${j}`))).map(
         (expr, s) => `(v128.store (i32.add (local.get $mt) (i32.add (i32.mul (i32.const ${a * r + s}) (local.get $mplane)) (local.get $e))) ${expr})`,
       ),
     )
@@ -501,8 +580,13 @@ function filterGradientProduct(madd: Madd): string {
  * WINOGRAD_CHANNELS and wino_filter_gemm, which take the number of planes.
  */
 export function winogradText(madd: Madd): string {
+  // The engine has relaxed SIMD when the kernels' multiply-add is the fused instruction.
+  const fma = madd('$a', '$b', '$c').includes('relaxed_madd');
   return [
-    ...WINOGRAD_TILES.flatMap((m) => [filterTransform(m), inputTransform(m), outputTransform(m), outputGradientTransform(m), filterGradientTransform(m)]),
+    ...WINOGRAD_TILES.flatMap((m) => {
+      const lin = m === 7 && fma ? fusedLinear : linear;
+      return [filterTransform(m, lin), inputTransform(m, lin), outputTransform(m, lin), outputGradientTransform(m, lin), filterGradientTransform(m, lin)];
+    }),
     ...WINOGRAD_CHANNELS.map((c) => matrixProduct(c, madd)),
     filterGradientProduct(madd),
   ].join('');

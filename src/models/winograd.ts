@@ -26,7 +26,7 @@ import type { KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
 import { simdKernelsFor, type HeapBackend, type SimdKernels } from './simd-kernels.js';
 import { areWasmKernelsWrapped, wrapWasmKernel } from './wasm-kernel-wrap.js';
 import { convIn1Forward, in1Applies } from './conv-in1.js';
-import { WINOGRAD_CHANNELS, type WinogradTile } from './winograd-wat.js';
+import { WINOGRAD_CHANNELS, WINOGRAD_TILES, type WinogradTile } from './winograd-wat.js';
 
 const KERNEL = 'Conv2D';
 const FUSED = 'FusedConv2D';
@@ -41,8 +41,8 @@ interface Conv2DAttrs {
 
 /** Bytes of transformed input and output tiles per chunk of images: about half of a 1 MiB L2 cache. */
 const CHUNK_BYTES = 512 * 1024;
-/** The fewest tiles per chunk of the filter gradient (see `chunking`). */
-const MIN_FILTER_ROWS = 64;
+/** The fewest tiles per chunk (see `chunking`). */
+const MIN_ROWS = 64;
 
 /** Whether Winograd on the heap kernels takes a convolution of this geometry (NHWC, float32). */
 export function winogradApplies(info: backend_util.Conv2DInfo): boolean {
@@ -78,31 +78,33 @@ function forwardPlan(x: TensorInfo, filter: TensorInfo, attrs: Conv2DAttrs): bac
 }
 
 /**
- * The tile side for a convolution's output: F(4×4, 3×3) where its matrix products are smaller than F(2×2, 3×3)'s
- * (⌈oh/4⌉·⌈ow/4⌉·36 against ⌈oh/2⌉·⌈ow/2⌉·16 multiply-adds per channel pair), else F(2×2, 3×3), which rounds less.
- * A 14×14 output takes 576 against 784, a 7×7 one 144 against 256 (both pad to 8×8); a 5×5 or 6×6 one ties.
+ * The tile side for a convolution's output: the variant with the smallest matrix products, ⌈oh/m⌉·⌈ow/m⌉·(m + 2)²
+ * multiply-adds per channel pair, and of equal ones the smaller tile, which rounds less. 28×28, 14×14 and 7×7
+ * outputs take F(7×7, 3×3) (1,296, 324 and 81 against 1,764, 576 and 144 for F(4×4, 3×3), which pads 14 and 7 to
+ * 16 and 8); 8×8 takes F(4×4, 3×3); 6×6 and smaller F(2×2, 3×3).
  */
 export function winogradTile(info: Pick<backend_util.Conv2DInfo, 'outHeight' | 'outWidth'>): WinogradTile {
   const cost = (m: number) => Math.ceil(info.outHeight / m) * Math.ceil(info.outWidth / m) * (m + 2) ** 2;
-  return cost(4) < cost(2) ? 4 : 2;
+  return WINOGRAD_TILES.reduce((best, m) => (cost(m) < cost(best) ? m : best));
 }
 
 /**
- * Images per chunk and the tile stride of the scratch planes, for transformed tiles of C + K channels. The forward
- * pass takes as many images as fit CHUNK_BYTES; the filter gradient at least MIN_FILTER_ROWS tiles, because its
- * product reloads a block of dU for every chunk (a 7×7 output has 4 tiles per image: 3 images per chunk left the
- * 128 → 128 product at 24 GFLOP/s; 16 images, 37). The stride is one tile more than the chunk's tiles rounded to
- * four: planes a power of two bytes apart share cache sets, and the transforms, which touch all 16 or 36 planes per
- * tile, ran 2–4 times slower so (the 14×14 dy transform of F(4×4, 3×3) 5.7 → 1.3 ms at batch 128).
+ * Images per chunk and the tile stride of the scratch planes, for transformed tiles of C + K channels: as many images
+ * as fit CHUNK_BYTES, but at least MIN_ROWS tiles, because a chunk's products stream all of U (or reload a block of
+ * dU) once: a 7×7 output has one F(7×7) tile per image, and chunks of 6 images left the 128 → 128 forward product at
+ * 17–22 GFLOP/s, of 64 at 37 (the filter gradient's, at 4 F(4×4) tiles per image: 3 images 24 GFLOP/s, 16 images 37).
+ * The stride is one tile more than the chunk's tiles rounded to four: planes a power of two bytes apart share cache
+ * sets, and the transforms, which touch all α² planes per tile, ran 2–4 times slower so (the 14×14 dy transform of
+ * F(4×4, 3×3) 5.7 → 1.3 ms at batch 128).
  */
-function chunking(info: backend_util.Conv2DInfo, m: WinogradTile, pass: 'forward' | 'filter') {
+function chunking(info: backend_util.Conv2DInfo, m: WinogradTile) {
   const { batchSize: n, inChannels: c, outHeight: oh, outWidth: ow, outChannels: k } = info;
   const planes = (m + 2) ** 2;
   const th = Math.ceil(oh / m);
   const tw = Math.ceil(ow / m);
   const perImage = th * tw;
   const fit = Math.max(1, Math.floor(CHUNK_BYTES / (perImage * planes * 4 * (c + k))));
-  const chunk = Math.min(n, pass === 'forward' ? fit : Math.max(fit, Math.ceil(MIN_FILTER_ROWS / perImage)));
+  const chunk = Math.min(n, Math.max(fit, Math.ceil(MIN_ROWS / perImage)));
   return { planes, th, tw, perImage, chunk, tp: Math.ceil((chunk * perImage) / 4) * 4 + 1 };
 }
 
@@ -111,10 +113,8 @@ function chunking(info: backend_util.Conv2DInfo, m: WinogradTile, pass: 'forward
  * sizes serve the forward pass and the filter gradient.
  */
 export function winogradScratchSizes(info: backend_util.Conv2DInfo, m: WinogradTile = winogradTile(info)): number[] {
-  const { planes, tp } = chunking(info, m, 'filter');
-  const forward = chunking(info, m, 'forward').tp;
-  const rows = Math.max(tp, forward);
-  return [planes * info.inChannels * info.outChannels, planes * rows * info.inChannels, planes * rows * info.outChannels];
+  const { planes, tp } = chunking(info, m);
+  return [planes * info.inChannels * info.outChannels, planes * tp * info.inChannels, planes * tp * info.outChannels];
 }
 
 /**
@@ -133,7 +133,7 @@ export function winogradConv2DAt(
   m: WinogradTile = winogradTile(info),
 ): void {
   const { batchSize: n, inHeight: h, inWidth: w, inChannels: c, outHeight: oh, outWidth: ow, outChannels: k } = info;
-  const { planes, th, tw, perImage, chunk, tp } = chunking(info, m, 'forward');
+  const { planes, th, tw, perImage, chunk, tp } = chunking(info, m);
   const gemm = simd.winoGemm.get(c);
   if (!gemm) throw new Error(`Winograd Conv2D: no matrix-product kernel for ${c} input channels.`);
   const t = simd.wino[m];
@@ -157,7 +157,7 @@ export function winogradFilterGradientAt(
   m: WinogradTile = winogradTile(info),
 ): void {
   const { batchSize: n, inHeight: h, inWidth: w, inChannels: c, outHeight: oh, outWidth: ow, outChannels: k } = info;
-  const { planes, th, tw, perImage, chunk, tp } = chunking(info, m, 'filter');
+  const { planes, th, tw, perImage, chunk, tp } = chunking(info, m);
   const t = simd.wino[m];
   for (let b = 0; b < n; b += chunk) {
     const count = Math.min(chunk, n - b);

@@ -14,7 +14,7 @@ import {
   winogradScratchSizes,
   winogradTile,
 } from '../../../src/models/winograd.js';
-import type { WinogradTile } from '../../../src/models/winograd-wat.js';
+import { TILES, toomCook, WINOGRAD_TILES, type WinogradTile } from '../../../src/models/winograd-wat.js';
 
 type Pad = 'valid' | 'same' | tf.backend_util.ExplicitPadding;
 
@@ -23,28 +23,30 @@ interface Case {
   x: [number, number, number, number];
   co: number;
   pad: Pad;
-  /** Chunks of images of a forward pass and of the filter gradient, where the case is about chunking. */
-  chunks?: [number, number];
+  /** Chunks of images per pass (forward or filter gradient), where the case is about chunking. */
+  chunks?: number;
 }
 
 const CASES: Case[] = [
-  // Even output: whole 2×2 tiles.
+  // F(4×4): 2×2 tiles, the right ones half empty.
   { name: '8×6, 4→8, same', x: [2, 8, 6, 4], co: 8, pad: 'same' },
-  // Odd output sides leave half-empty tiles at the bottom and right edges; 5×5 gives 9 tiles per image (not 4k).
+  // F(7×7): one tile per image, 5×5 of its 7×7 outputs used.
   { name: '5×5, 8→16, same, 3 images', x: [3, 5, 5, 8], co: 16, pad: 'same' },
   { name: '9×7, 16→8, valid', x: [2, 9, 7, 16], co: 8, pad: 'valid' },
-  // Explicit, asymmetric padding (tfjs-converter models), and a 1-pixel-wide output.
+  // Explicit, asymmetric padding (tfjs-converter models), a 7×3 output (F(4×4)), and a 2×1 output (F(2×2)).
   { name: '7×4, 32→24, pads (2,0)/(0,1)', x: [2, 7, 4, 32], co: 24, pad: [[0, 0], [2, 0], [0, 1], [0, 0]] },
   { name: '4×3, 4→8, valid (2×1 output)', x: [1, 4, 3, 4], co: 8, pad: 'valid' },
-  // Chunks of images whose transformed tiles fit 512 KiB (tiles × planes × 4 bytes × (C + K) per image); the filter
-  // gradient takes at least 64 tiles per chunk. F(4×4) at 20×20 with 32 → 64 channels (25 tiles, 345 KB) takes one
-  // image per forward chunk; at 12×8 with 64 → 64 (6 tiles, 110 KB) four, so five images leave a last chunk of one;
-  // at 7×7 with 64 → 64 (4 tiles, 74 KB) seven, and 16 for the filter gradient; F(2×2) at 6×6 (a tie) with 64 → 64
-  // (9 tiles, 74 KB) seven.
-  { name: '20×20, 32→64, same, 2 chunks of 1', x: [2, 20, 20, 32], co: 64, pad: 'same', chunks: [2, 1] },
-  { name: '12×8, 64→64, same, chunks of 4 and 1', x: [5, 12, 8, 64], co: 64, pad: 'same', chunks: [2, 1] },
-  { name: '7×7, 64→64, same, 17 images: chunks of 7 (16 for the filter gradient)', x: [17, 7, 7, 64], co: 64, pad: 'same', chunks: [3, 2] },
-  { name: '6×6, 64→64, same, F(2×2) in chunks of 7 and 1', x: [8, 6, 6, 64], co: 64, pad: 'same', chunks: [2, 1] },
+  // The preset layers' sizes at 64 and 128 channels: F(7×7), 2×2 tiles and one.
+  { name: '14×14, 64→64, same', x: [2, 14, 14, 64], co: 64, pad: 'same' },
+  { name: '7×7, 128→128, same', x: [3, 7, 7, 128], co: 128, pad: 'same' },
+  // Chunks: as many images as fit 512 KiB of transformed tiles (tiles × planes × 4 bytes × (C + K) per image), but
+  // at least 64 tiles. F(7×7) at 20×20 with 32 → 64 (9 tiles, 280 KB): one image fits, 64 tiles take 8, so 10 images
+  // go in chunks of 8 and 2; at 7×7 with 64 → 64 (1 tile, 41 KB) 64 images, so 70 go in 64 and 6; F(4×4) at 12×8
+  // with 16 → 16 (6 tiles, 28 KB) 18 images fit, so 20 go in 18 and 2; F(2×2) at 2×2 with 64 → 64 (1 tile) 64.
+  { name: '20×20, 32→64, same, 10 images: F(7×7) in chunks of 8 and 2', x: [10, 20, 20, 32], co: 64, pad: 'same', chunks: 2 },
+  { name: '7×7, 64→64, same, 70 images: F(7×7) in chunks of 64 and 6', x: [70, 7, 7, 64], co: 64, pad: 'same', chunks: 2 },
+  { name: '12×8, 16→16, same, 20 images: F(4×4) in chunks of 18 and 2', x: [20, 12, 8, 16], co: 16, pad: 'same', chunks: 2 },
+  { name: '2×2, 64→64, same, 70 images: F(2×2) in chunks of 64 and 6', x: [70, 2, 2, 64], co: 64, pad: 'same', chunks: 2 },
 ];
 
 const seeded = (shape: number[], seed: number) => tf.tidy(() => tf.randomNormal(shape, 0, 1, 'float32', seed).dataSync() as Float32Array);
@@ -82,8 +84,8 @@ function conv(backend: 'cpu' | 'wasm', d: Data): Promise<{ y: Float32Array; dx: 
 /** Counts the calls of the Winograd input transforms (per tile side) on the wasm backend's kernels while `body` runs. */
 async function countWinogradByTile(body: () => Promise<unknown>): Promise<Record<WinogradTile, number>> {
   const kernels = await withBackend('wasm', () => simdKernelsFor(tf.backend() as unknown as HeapBackend)!);
-  const calls = { 2: 0, 4: 0 };
-  const originals = ([2, 4] as const).map((m) => {
+  const calls = Object.fromEntries(WINOGRAD_TILES.map((m) => [m, 0])) as Record<WinogradTile, number>;
+  const originals = WINOGRAD_TILES.map((m) => {
     const t = kernels.wino[m];
     const original = t.input;
     t.input = (...args) => {
@@ -102,10 +104,10 @@ async function countWinogradByTile(body: () => Promise<unknown>): Promise<Record
 
 const countWinograd = async (body: () => Promise<unknown>) => {
   const calls = await countWinogradByTile(body);
-  return calls[2] + calls[4];
+  return WINOGRAD_TILES.reduce((sum, m) => sum + calls[m], 0);
 };
 
-describe('Winograd F(2×2, 3×3) and F(4×4, 3×3) convolution on wasm', () => {
+describe('Winograd F(2×2, 3×3), F(4×4, 3×3) and F(7×7, 3×3) convolution on wasm', () => {
   beforeAll(async () => {
     await selectBackend('wasm');
     await selectBackend('cpu');
@@ -133,7 +135,7 @@ describe('Winograd F(2×2, 3×3) and F(4×4, 3×3) convolution on wasm', () => {
       // with the tile side chosen for the output (the input gradient's output is the input: same size under 'same')
       expect(calls[winogradTile(d.info)]).toBeGreaterThanOrEqual(2);
       // three forward passes (once under tf.grads, once for y, once for the input gradient) and the filter gradient
-      if (c.chunks) expect(calls[winogradTile(d.info)]).toBe(3 * c.chunks[0] + c.chunks[1]);
+      if (c.chunks) expect(calls[winogradTile(d.info)]).toBe(4 * c.chunks);
       expectClose(actual!.y, reference.y);
       expectClose(actual!.dx, reference.dx);
       expectClose(actual!.dw, reference.dw);
@@ -207,23 +209,34 @@ describe('Winograd F(2×2, 3×3) and F(4×4, 3×3) convolution on wasm', () => {
     }
   });
 
-  it('lets a NaN in the input reach the outputs whose window holds it, and no output outside its tiles', async () => {
-    const x = new Float32Array(1 * 6 * 6 * 4).fill(1);
-    x[(2 * 6 + 3) * 4] = Number.NaN; // pixel (2, 3), channel 0
+  it.each([
+    { size: 8, m: 4 },
+    { size: 14, m: 7 },
+  ])('lets a NaN in the input reach the outputs whose window holds it, and no output outside its tiles ($size×$size, F($m×$m))', async ({ size, m }) => {
+    const x = new Float32Array(size * size * 4).fill(1);
+    x[(2 * size + 3) * 4] = Number.NaN; // pixel (2, 3), channel 0
     const w = new Float32Array(3 * 3 * 4 * 8).fill(0.5);
+    const info = tf.backend_util.computeConv2DInfo([1, size, size, 4], [3, 3, 4, 8], 1, 1, 'same');
+    expect(winogradTile(info)).toBe(m);
     const y = await withBackend('wasm', () =>
-      tf.tidy(() => tf.conv2d(tf.tensor4d(x, [1, 6, 6, 4]), tf.tensor4d(w, [3, 3, 4, 8]), 1, 'same').dataSync() as Float32Array),
+      tf.tidy(() => tf.conv2d(tf.tensor4d(x, [1, size, size, 4]), tf.tensor4d(w, [3, 3, 4, 8]), 1, 'same').dataSync() as Float32Array),
     );
-    for (let p = 0; p < 6; p++)
-      for (let q = 0; q < 6; q++) {
-        const inWindow = Math.abs(p - 2) <= 1 && Math.abs(q - 3) <= 1;
-        // A Winograd tile mixes its 4×4 input window into all four outputs, so the NaN reaches the outputs of
-        // every tile whose window holds it: rows 0–3 (tiles 0 and 1) and columns 2–5 (tiles 1 and 2).
-        const inTileWindow = p <= 3 && q >= 2;
-        const v = y[(p * 6 + q) * 8];
-        if (inWindow) expect(v).toBeNaN();
-        if (!inTileWindow) expect(v).toBe(0.5 * 9 * 4 - countOutside(p, q) * 0.5 * 4);
+    // A Winograd tile mixes its (m + 2)×(m + 2) input window, rows and columns m·t − 1 … m·t + m, into all its outputs.
+    const windowHolds = (out: number, at: number) => {
+      const t = Math.floor(out / m);
+      return m * t - 1 <= at && at <= m * t + m;
+    };
+    let reached = 0;
+    for (let p = 0; p < size; p++)
+      for (let q = 0; q < size; q++) {
+        const v = y[(p * size + q) * 8];
+        if (Math.abs(p - 2) <= 1 && Math.abs(q - 3) <= 1) expect(v).toBeNaN();
+        if (windowHolds(p, 2) && windowHolds(q, 3)) reached++;
+        // (F(7×7)'s coefficients are not dyadic: its sums of whole numbers round)
+        else expect(v).toBeCloseTo(0.5 * 9 * 4 - countOutside(size, p, q) * 0.5 * 4, 4);
       }
+    // F(4×4) at 8×8: tile row 0, both tile columns; F(7×7) at 14×14: the first of four tiles.
+    expect(reached).toBe(m === 4 ? 32 : 49);
   });
 
   it('gives the same sums with either tile side, assembled with and without fused multiply-adds', async () => {
@@ -233,7 +246,7 @@ describe('Winograd F(2×2, 3×3) and F(4×4, 3×3) convolution on wasm', () => {
     // The project compiles without the DOM library, which is where TypeScript keeps the WebAssembly types.
     const WasmMemory = (globalThis as unknown as { WebAssembly: { Memory: new (d: { initial: number }) => { buffer: ArrayBuffer } } }).WebAssembly.Memory;
     for (const fma of fmaHere ? [false, true] : [false])
-      for (const m of [2, 4] as const) {
+      for (const m of WINOGRAD_TILES) {
       const memory = new WasmMemory({ initial: 8 });
       const kernels = await instantiateSimdKernels(await assembleSimdKernels(fma), memory, fma);
       const heap = new Float32Array(memory.buffer);
@@ -258,15 +271,33 @@ describe('Winograd F(2×2, 3×3) and F(4×4, 3×3) convolution on wasm', () => {
     }
   });
 
-  it('takes F(4×4, 3×3) where its products are smaller: 14×14 and 7×7 outputs, not 6×6 (a tie) or 2×1', () => {
+  it('takes the tile side with the smallest products, the smaller of equal ones', () => {
     const tile = (h: number, w: number) => winogradTile({ outHeight: h, outWidth: w });
-    expect([tile(28, 28), tile(14, 14), tile(7, 7), tile(8, 6)]).toEqual([4, 4, 4, 4]);
-    expect([tile(6, 6), tile(5, 5), tile(2, 1), tile(1, 1)]).toEqual([2, 2, 2, 2]);
-    // the scratch follows the tile: 36 planes of ⌈7/4⌉² = 4 tiles per image against 16 planes of 16, all three images
-    // in one chunk, planes one tile more apart than the tiles
+    // 28, 14 and 7 are multiples of 7; 6×6 and 5×5 take one F(7×7) tile (81 products) against four F(4×4) (144)
+    expect([tile(28, 28), tile(14, 14), tile(7, 7), tile(6, 6), tile(5, 5)]).toEqual([7, 7, 7, 7, 7]);
+    // 8×8: 4 × 36 against 4 × 81; 10×10 ties (324) and takes the smaller tile; 3×3: 36 against 4 × 16
+    expect([tile(8, 8), tile(8, 6), tile(10, 10), tile(3, 3)]).toEqual([4, 4, 4, 4]);
+    expect([tile(2, 2), tile(2, 1), tile(1, 1)]).toEqual([2, 2, 2]);
+    // the scratch follows the tile: 81 planes of one tile per image, 36 of ⌈7/4⌉² = 4, 16 of 16; all three images in
+    // one chunk, planes one tile more apart than the tiles rounded to four
     const info = tf.backend_util.computeConv2DInfo([3, 7, 7, 8], [3, 3, 8, 16], 1, 1, 'same');
+    expect(winogradScratchSizes(info, 7)).toEqual([81 * 8 * 16, 81 * 5 * 8, 81 * 5 * 16]);
     expect(winogradScratchSizes(info, 4)).toEqual([36 * 8 * 16, 36 * 13 * 8, 36 * 13 * 16]);
     expect(winogradScratchSizes(info, 2)).toEqual([16 * 8 * 16, 16 * 49 * 8, 16 * 49 * 16]);
+  });
+
+  it("builds F(4×4, 3×3) from its points as Lavin & Gray's matrices, and F(7×7, 3×3) so that it convolves", () => {
+    expect(toomCook([[0, 1], [1, 1], [-1, 1], [2, 1], [-2, 1]])).toEqual(TILES[4]);
+    // Aᵀ[(G g) ⊙ (Bᵀ d)] is the 7-output correlation of d (9 values) with g (3 taps): Σ_j Aᵀ[i][j]·G[j][k]·Bᵀ[j][l]
+    // is 1 where l = i + k and 0 elsewhere.
+    const { at, g, bt } = TILES[7];
+    for (let i = 0; i < 7; i++)
+      for (let k = 0; k < 3; k++)
+        for (let l = 0; l < 9; l++) {
+          let sum = 0;
+          for (let j = 0; j < 9; j++) sum += at[i][j] * g[j][k] * bt[j][l];
+          expect(sum).toBeCloseTo(l === i + k ? 1 : 0, 10);
+        }
   });
 
   it('keeps the tensor count flat across 20 steps', async () => {
@@ -278,9 +309,9 @@ describe('Winograd F(2×2, 3×3) and F(4×4, 3×3) convolution on wasm', () => {
   });
 });
 
-/** Taps of a 3×3 'same' window at (p, q) of a 6×6 image that fall outside it. */
-function countOutside(p: number, q: number): number {
+/** Taps of a 3×3 'same' window at (p, q) of a size × size image that fall outside it. */
+function countOutside(size: number, p: number, q: number): number {
   let n = 0;
-  for (let i = -1; i <= 1; i++) for (let j = -1; j <= 1; j++) if (p + i < 0 || p + i > 5 || q + j < 0 || q + j > 5) n++;
+  for (let i = -1; i <= 1; i++) for (let j = -1; j <= 1; j++) if (p + i < 0 || p + i >= size || q + j < 0 || q + j >= size) n++;
   return n;
 }
