@@ -1,16 +1,16 @@
 /**
- * wasm's `Conv2D` and `FusedConv2D` (with a bias and ReLU or no activation) through Winograd F(4×4, 3×3) or
- * F(2×2, 3×3) for the 3×3, stride-1 convolutions that dominate a CNN's training step, forward and (through
+ * wasm's `Conv2D` and `FusedConv2D` (with a bias and ReLU or no activation) through Winograd F(7×7, 3×3), F(4×4,
+ * 3×3) or F(2×2, 3×3) for the 3×3, stride-1 convolutions that dominate a CNN's training step, forward and (through
  * `conv-input-grad.ts`, which is a forward convolution) backward.
  *
  * tfjs-backend-wasm sends every convolution to XNNPACK, which runs near the limit of 4-wide SIMD without fused
- * multiply-adds (about 12 GMAC/s per core here). Winograd's form needs 36 multiply-adds per 4×4 output tile and
- * input channel instead of 144, or 16 per 2×2 tile instead of 36 (see `winograd-wat.ts`); `winogradTile` picks the
- * variant with the smaller products for the output size. The products run on the SIMD heap kernels with fused
- * multiply-adds where the engine has them, at 35–39 GFLOP/s on one core here, about the 4-wide FMA peak. The work
- * is done in chunks of images whose transformed tiles fit in the L2 cache. Other convolutions (other sizes,
- * strides, dilations, channel counts, NCHW, or no SIMD kernels) go to the original kernel. `conv-grad.ts` takes the
- * filter gradient here for the same convolutions.
+ * multiply-adds (about 12 GMAC/s per core here). Winograd's form needs 81 multiply-adds per 7×7 output tile and
+ * input channel instead of 441, 36 per 4×4 tile instead of 144, or 16 per 2×2 tile instead of 36 (see
+ * `winograd-wat.ts`); `winogradTile` picks the variant with the smallest products for the output size. The products
+ * run on the SIMD heap kernels with fused multiply-adds where the engine has them, at 35–39 GFLOP/s on one core here,
+ * about the 4-wide FMA peak. The work is done in chunks of images whose transformed tiles fit in the L2 cache. Other
+ * convolutions (other sizes, strides, dilations, channel counts, NCHW, or no SIMD kernels) go to the original kernel.
+ * `conv-grad.ts` takes the filter gradient here for the same convolutions.
  *
  * Measured on the fashion preset's step (batch 128, one process): F(2×2, 3×3) took the 14×14 32→64 convolution
  * from 36.7 to 12.9 ms and the step from 260 to 148 ms (2026-11-24). On a slower machine (2026-12-03, the step at
@@ -18,8 +18,12 @@
  * the 7×7 128→128 convolution 34 → 21 ms forward and 38 → 17 ms filter gradient (its 7×7 output pads to 8×8 in both
  * variants, 4 tiles of 36 products against 16 of 16). Rounding, against a float64 direct sum on unit-normal data at
  * 64 and 128 channels, largest error ÷ largest output: F(2×2, 3×3) 4e-7, F(4×4, 3×3) 2–6e-6, float32 summed in
- * order 1e-6. A NaN or infinity in the input reaches all outputs of every tile whose window (4×4 or 6×6) holds it
- * (the direct form reaches those whose 3×3 window does).
+ * order 1e-6. F(7×7, 3×3) for the 28×28, 14×14 and 7×7 layers (no padding to 16 or 8, 81 products per 49 outputs;
+ * its transforms take one fused multiply-add per coefficient, which made its input transform 2.5× faster): the
+ * fashion step 350 → 286 ms (2026-12-03, phases at batch 128: the 14×14 64→64 forward 21.3 → 16.3 ms, the 7×7
+ * 128→128 one 20.8 → 13 ms). Its rounding is about 5e-5 of the largest output (winograd-wat.ts); the tests hold
+ * every variant to 1e-4 against the cpu backend. A NaN or infinity in the input reaches all outputs of every tile
+ * whose window (α × α) holds it (the direct form reaches those whose 3×3 window does).
  */
 import { backend_util } from '@tensorflow/tfjs-core';
 import type { KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
@@ -119,8 +123,8 @@ export function winogradScratchSizes(info: backend_util.Conv2DInfo, m: WinogradT
 
 /**
  * The forward convolution on byte addresses of one memory the kernels run on: x, filter and y as tfjs lays them
- * out, and zero-filled scratch of `winogradScratchSizes` (for the same tile side m). Tile rows past the last image
- * stay zero: their products are computed (the kernel takes rows in fours) and dropped.
+ * out, and scratch of `winogradScratchSizes` (for the same tile side m) whose V rows past the tiles of the last
+ * chunk are finite (zero): their products are computed (the kernel takes rows in fours) and dropped.
  */
 export function winogradConv2DAt(
   simd: SimdKernels,
@@ -146,7 +150,7 @@ export function winogradConv2DAt(
   }
 }
 
-/** The filter gradient on byte addresses (as `winogradConv2DAt`): dU = Σ Vᵀ·dM over the images' tiles, dW = Gᵀ dU G. */
+/** The filter gradient on byte addresses (as `winogradConv2DAt`, with dU zeroed): dU = Σ Vᵀ·dM over the images' tiles, dW = Gᵀ dU G. */
 export function winogradFilterGradientAt(
   simd: SimdKernels,
   info: backend_util.Conv2DInfo,
@@ -169,14 +173,21 @@ export function winogradFilterGradientAt(
 }
 
 /**
- * Runs `body` with float32 scratch buffers of `winogradScratchSizes` on the heap (their byte addresses). U/dU (dU is
- * summed into) and V (whose rows past the last image must be finite) start at zero; M and dM are written in full
- * before they are read.
+ * Runs `body` with float32 scratch buffers of `winogradScratchSizes` on the heap (their byte addresses). Only what
+ * is read before it is written is zeroed: dU for the filter gradient, which sums into it, and the rows of V past the
+ * tiles a chunk transforms, up to the multiple of four the products read (they must stay finite). Zeroing all of U
+ * and V cost 8 MB of stores per call for the 7×7 128→128 layer.
  */
-function withScratch(heap: HeapBackend, sizes: number[], body: (addresses: number[]) => void): void {
-  const scratch = sizes.map((size) => heap.makeOutput([size], 'float32'));
+function withScratch(heap: HeapBackend, info: backend_util.Conv2DInfo, pass: 'forward' | 'filter', body: (addresses: number[]) => void): void {
+  const m = winogradTile(info);
+  const scratch = winogradScratchSizes(info, m).map((size) => heap.makeOutput([size], 'float32'));
   try {
-    for (const t of scratch.slice(0, 2)) heap.typedArrayFromHeap(t).fill(0);
+    if (pass === 'filter') heap.typedArrayFromHeap(scratch[0]).fill(0);
+    const { planes, tp, chunk, perImage } = chunking(info, m);
+    const written = (((info.batchSize - 1) % chunk) + 1) * perImage; // by the last (smallest) chunk
+    const v = heap.typedArrayFromHeap(scratch[1]);
+    const c = info.inChannels;
+    for (let f = 0; f < planes; f++) v.fill(0, (f * tp + written) * c, (f + 1) * tp * c);
     body(scratch.map((t) => heap.getMemoryOffset(t.dataId)));
   } finally {
     for (const t of scratch) heap.disposeData(t.dataId, true);
@@ -194,7 +205,7 @@ export function winogradConv2D(
 ): TensorInfo {
   const y = heap.makeOutput([info.batchSize, info.outHeight, info.outWidth, info.outChannels], 'float32');
   const epilogue = { bias: fused.bias ? heap.getMemoryOffset(fused.bias.dataId) : 0, relu: fused.relu };
-  withScratch(heap, winogradScratchSizes(info), (scratch) =>
+  withScratch(heap, info, 'forward', (scratch) =>
     winogradConv2DAt(simd, info, heap.getMemoryOffset(x.dataId), heap.getMemoryOffset(filter.dataId), heap.getMemoryOffset(y.dataId), scratch, epilogue),
   );
   return y;
@@ -203,7 +214,7 @@ export function winogradConv2D(
 /** dW of conv2d(x, W) from dy by Winograd on the wasm backend's heap. */
 export function winogradFilterGradient(heap: HeapBackend, simd: SimdKernels, x: TensorInfo, dy: TensorInfo, info: backend_util.Conv2DInfo): TensorInfo {
   const dw = heap.makeOutput([3, 3, info.inChannels, info.outChannels], 'float32');
-  withScratch(heap, winogradScratchSizes(info), (scratch) =>
+  withScratch(heap, info, 'filter', (scratch) =>
     winogradFilterGradientAt(simd, info, heap.getMemoryOffset(x.dataId), heap.getMemoryOffset(dy.dataId), heap.getMemoryOffset(dw.dataId), scratch),
   );
   return dw;

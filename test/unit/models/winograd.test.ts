@@ -40,11 +40,11 @@ const CASES: Case[] = [
   { name: '14×14, 64→64, same', x: [2, 14, 14, 64], co: 64, pad: 'same' },
   { name: '7×7, 128→128, same', x: [3, 7, 7, 128], co: 128, pad: 'same' },
   // Chunks: as many images as fit 512 KiB of transformed tiles (tiles × planes × 4 bytes × (C + K) per image), but
-  // at least 64 tiles. F(7×7) at 20×20 with 32 → 64 (9 tiles, 280 KB): one image fits, 64 tiles take 8, so 10 images
-  // go in chunks of 8 and 2; at 7×7 with 64 → 64 (1 tile, 41 KB) 64 images, so 70 go in 64 and 6; F(4×4) at 12×8
-  // with 16 → 16 (6 tiles, 28 KB) 18 images fit, so 20 go in 18 and 2; F(2×2) at 2×2 with 64 → 64 (1 tile) 64.
-  { name: '20×20, 32→64, same, 10 images: F(7×7) in chunks of 8 and 2', x: [10, 20, 20, 32], co: 64, pad: 'same', chunks: 2 },
-  { name: '7×7, 64→64, same, 70 images: F(7×7) in chunks of 64 and 6', x: [70, 7, 7, 64], co: 64, pad: 'same', chunks: 2 },
+  // at least 64 tiles. F(7×7) at 20×20 with 8 → 8 (9 tiles, 47 KB): 11 images fit, so 12 go in chunks of 11 and 1;
+  // at 7×7 with 16 → 16 (1 tile, 10 KB) 50 fit but 64 tiles take 64 images, so 70 go in 64 and 6; F(4×4) at 12×8 with
+  // 16 → 16 (6 tiles, 28 KB) 18 fit, so 20 go in 18 and 2; F(2×2) at 2×2 with 64 → 64 (1 tile, 8 KB) 64.
+  { name: '20×20, 8→8, same, 12 images: F(7×7) in chunks of 11 and 1', x: [12, 20, 20, 8], co: 8, pad: 'same', chunks: 2 },
+  { name: '7×7, 16→16, same, 70 images: F(7×7) in chunks of 64 and 6', x: [70, 7, 7, 16], co: 16, pad: 'same', chunks: 2 },
   { name: '12×8, 16→16, same, 20 images: F(4×4) in chunks of 18 and 2', x: [20, 12, 8, 16], co: 16, pad: 'same', chunks: 2 },
   { name: '2×2, 64→64, same, 70 images: F(2×2) in chunks of 64 and 6', x: [70, 2, 2, 64], co: 64, pad: 'same', chunks: 2 },
 ];
