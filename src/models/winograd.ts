@@ -82,13 +82,16 @@ function forwardPlan(x: TensorInfo, filter: TensorInfo, attrs: Conv2DAttrs): bac
 }
 
 /**
- * The tile side for a convolution's output: the variant with the smallest matrix products, ⌈oh/m⌉·⌈ow/m⌉·(m + 2)²
- * multiply-adds per channel pair, and of equal ones the smaller tile, which rounds less. 28×28, 14×14 and 7×7
- * outputs take F(7×7, 3×3) (1,296, 324 and 81 against 1,764, 576 and 144 for F(4×4, 3×3), which pads 14 and 7 to
- * 16 and 8); 8×8 takes F(4×4, 3×3); 6×6 and smaller F(2×2, 3×3).
+ * The tile side for a convolution: the variant with the least work, n·⌈oh/m⌉·⌈ow/m⌉·(m + 2)² multiply-adds per
+ * channel pair for the products and 3·(m + 2)·(m + 5) for the filter transform, done on every call, which matters
+ * at small batches (prediction); of equal ones the smaller tile, which rounds less. In training (batch 32–128),
+ * 28×28, 14×14 and 7×7 outputs take F(7×7, 3×3) (per image 1,296, 324 and 81 against 1,764, 576 and 144 for F(4×4,
+ * 3×3), which pads 14 and 7 to 16 and 8), 8×8 takes F(4×4, 3×3), 2×2 and smaller F(2×2, 3×3). One 7×7 image takes
+ * F(4×4, 3×3) (306 against 405: the transform of F(7×7)'s 81 planes outweighs its products; batch-1 prediction of the
+ * fashion preset went from 288 to 117 samples/s with F(7×7) there).
  */
-export function winogradTile(info: Pick<backend_util.Conv2DInfo, 'outHeight' | 'outWidth'>): WinogradTile {
-  const cost = (m: number) => Math.ceil(info.outHeight / m) * Math.ceil(info.outWidth / m) * (m + 2) ** 2;
+export function winogradTile(info: Pick<backend_util.Conv2DInfo, 'outHeight' | 'outWidth' | 'batchSize'>): WinogradTile {
+  const cost = (m: number) => info.batchSize * Math.ceil(info.outHeight / m) * Math.ceil(info.outWidth / m) * (m + 2) ** 2 + 3 * (m + 2) * (m + 5);
   return WINOGRAD_TILES.reduce((best, m) => (cost(m) < cost(best) ? m : best));
 }
 

@@ -271,13 +271,16 @@ describe('Winograd F(2×2, 3×3), F(4×4, 3×3) and F(7×7, 3×3) convolution on
     }
   });
 
-  it('takes the tile side with the smallest products, the smaller of equal ones', () => {
-    const tile = (h: number, w: number) => winogradTile({ outHeight: h, outWidth: w });
+  it('takes the tile side with the least work, products and filter transform, the smaller of equal ones', () => {
+    const tile = (h: number, w: number, n = 64) => winogradTile({ outHeight: h, outWidth: w, batchSize: n });
     // 28, 14 and 7 are multiples of 7; 6×6 and 5×5 take one F(7×7) tile (81 products) against four F(4×4) (144)
     expect([tile(28, 28), tile(14, 14), tile(7, 7), tile(6, 6), tile(5, 5)]).toEqual([7, 7, 7, 7, 7]);
-    // 8×8: 4 × 36 against 4 × 81; 10×10 ties (324) and takes the smaller tile; 3×3: 36 against 4 × 16
+    // 8×8: 4 × 36 against 4 × 81; 10×10 ties (324 per image), and F(4×4)'s filter transform is cheaper; 3×3: 36
+    // against 4 × 16
     expect([tile(8, 8), tile(8, 6), tile(10, 10), tile(3, 3)]).toEqual([4, 4, 4, 4]);
     expect([tile(2, 2), tile(2, 1), tile(1, 1)]).toEqual([2, 2, 2]);
+    // one image: at 7×7 F(7×7)'s filter transform (324 per channel pair) outweighs its products; at 14×14 not
+    expect([tile(7, 7, 1), tile(7, 7, 2), tile(7, 7, 3), tile(14, 14, 1), tile(28, 28, 1)]).toEqual([4, 4, 7, 7, 7]);
     // the scratch follows the tile: 81 planes of one tile per image, 36 of ⌈7/4⌉² = 4, 16 of 16; all three images in
     // one chunk, planes one tile more apart than the tiles rounded to four
     const info = tf.backend_util.computeConv2DInfo([3, 7, 7, 8], [3, 3, 8, 16], 1, 1, 'same');
