@@ -517,7 +517,7 @@ ${BN_DX_ROWS}
         (br $pl)))
       (local.set $b (i32.add (local.get $b) (i32.const 1)))
       (br $bl))))
-${winogradText(madd)}
+${winogradText(madd, fma)}
 ${convIn1Text(madd)}
 ${gemmText(madd)}
 ${adamUpdate()}

@@ -577,11 +577,10 @@ function filterGradientProduct(madd: Madd): string {
 /**
  * The Winograd functions: for each tile side m, wino<m>_filter, wino<m>_input, wino<m>_output (forward) and
  * wino<m>_dy, wino<m>_filter_grad (filter gradient, with wino<m>_input); shared by both, wino_gemm_<C> for each of
- * WINOGRAD_CHANNELS and wino_filter_gemm, which take the number of planes.
+ * WINOGRAD_CHANNELS and wino_filter_gemm, which take the number of planes. With `fma` (the engine has relaxed SIMD),
+ * F(7×7, 3×3)'s transforms use `fusedLinear`.
  */
-export function winogradText(madd: Madd): string {
-  // The engine has relaxed SIMD when the kernels' multiply-add is the fused instruction.
-  const fma = madd('$a', '$b', '$c').includes('relaxed_madd');
+export function winogradText(madd: Madd, fma: boolean): string {
   return [
     ...WINOGRAD_TILES.flatMap((m) => {
       const lin = m === 7 && fma ? fusedLinear : linear;
