@@ -8,6 +8,7 @@ import { z } from 'zod';
 import { BadRequest } from '../errors.js';
 import { SeededDropout } from './seeded-dropout.js';
 import { batchNormalization } from './batchnorm-train.js';
+import { COMMUTES_WITH_MAX_POOL } from './activations.js';
 import { conv2d } from './conv-layer.js';
 
 export const convBlockSchema = z
@@ -123,14 +124,6 @@ export function checkArchitecture(arch: Architecture, shape: ModelShape, maxPara
 }
 
 /**
- * Activations that commute with max pooling: for a non-decreasing f, max(f(a), f(b), …) = f(max(a, b, …)) exactly, and
- * the gradients agree (both reach the window's arg-max with f' there), but where rounding makes f equal at two inputs
- * of a window, which for these happens only where f' is zero or vanishing (ReLU's negatives, ELU's saturated tail).
- * Swish is not monotonic. The inference plan moves the activation back into the convolution's epilogue.
- */
-const POOL_COMMUTES = new Set<Architecture['activation']>(['relu', 'elu', 'selu']);
-
-/**
  * Builds the tfjs-layers model. Every initializer and dropout mask is seeded from `seed`, so the same seed, data
  * and backend reproduce the same weights; ensemble members pass distinct seeds.
  */
@@ -154,10 +147,10 @@ export function buildModel(arch: Architecture, shape: ModelShape, seed: number):
         }, { imageInput: b === arch.blocks[0] && k === 0 }),
       );
       if (b.batchNorm) model.add(batchNormalization({ momentum: 0.9 }));
-      // Max pooling before the activation where they commute (POOL_COMMUTES): the activation and its gradient run
+      // Max pooling before the activation where they commute (COMMUTES_WITH_MAX_POOL): the activation and its gradient run
       // on a quarter of the values.
       const maxPoolHere = k === b.convs - 1 && b.pool === 'max';
-      const poolFirst = maxPoolHere && POOL_COMMUTES.has(arch.activation);
+      const poolFirst = maxPoolHere && COMMUTES_WITH_MAX_POOL.has(arch.activation);
       if (poolFirst) model.add(tfl.layers.maxPooling2d({ poolSize: 2 }));
       model.add(tfl.layers.activation({ activation: arch.activation }));
       if (maxPoolHere && !poolFirst) model.add(tfl.layers.maxPooling2d({ poolSize: 2 }));

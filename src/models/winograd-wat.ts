@@ -29,6 +29,11 @@ interface TileMatrices {
   g: number[][];
   /** Aᵀ: m × α, the output transform. */
   at: number[][];
+  /**
+   * Coefficients of so many magnitudes that grouping them (`linear`) saves few multiplies: with fused multiply-adds
+   * the transforms take one per coefficient instead (`fusedLinear`).
+   */
+  fusedTransforms?: boolean;
 }
 
 /** An exact rational p/q (q > 0, lowest terms), enough arithmetic for the Toom-Cook matrices below. */
@@ -134,7 +139,7 @@ export const TILES: Record<WinogradTile, TileMatrices> = {
       [0, 1, -1, 8, -8, 1],
     ],
   },
-  7: toomCook([[0, 1], [1, 1], [-1, 1], [2, 1], [-2, 1], [3, 4], [-3, 4], [-1, 4]]),
+  7: { ...toomCook([[0, 1], [1, 1], [-1, 1], [2, 1], [-2, 1], [3, 4], [-3, 4], [-1, 4]]), fusedTransforms: true },
 };
 
 const transpose = (a: number[][]): number[][] => a[0].map((_, j) => a.map((row) => row[j]));
@@ -578,12 +583,12 @@ function filterGradientProduct(madd: Madd): string {
  * The Winograd functions: for each tile side m, wino<m>_filter, wino<m>_input, wino<m>_output (forward) and
  * wino<m>_dy, wino<m>_filter_grad (filter gradient, with wino<m>_input); shared by both, wino_gemm_<C> for each of
  * WINOGRAD_CHANNELS and wino_filter_gemm, which take the number of planes. With `fma` (the engine has relaxed SIMD),
- * F(7×7, 3×3)'s transforms use `fusedLinear`.
+ * the variants marked `fusedTransforms` (F(7×7, 3×3)) transform with `fusedLinear`.
  */
 export function winogradText(madd: Madd, fma: boolean): string {
   return [
     ...WINOGRAD_TILES.flatMap((m) => {
-      const lin = m === 7 && fma ? fusedLinear : linear;
+      const lin = fma && TILES[m].fusedTransforms ? fusedLinear : linear;
       return [filterTransform(m, lin), inputTransform(m, lin), outputTransform(m, lin), outputGradientTransform(m, lin), filterGradientTransform(m, lin)];
     }),
     ...WINOGRAD_CHANNELS.map((c) => matrixProduct(c, madd)),

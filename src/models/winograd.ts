@@ -181,8 +181,13 @@ export function winogradFilterGradientAt(
  * tiles a chunk transforms, up to the multiple of four the products read (they must stay finite). Zeroing all of U
  * and V cost 8 MB of stores per call for the 7×7 128→128 layer.
  */
-function withScratch(heap: HeapBackend, info: backend_util.Conv2DInfo, pass: 'forward' | 'filter', body: (addresses: number[]) => void): void {
-  const m = winogradTile(info);
+function withScratch(
+  heap: HeapBackend,
+  info: backend_util.Conv2DInfo,
+  m: WinogradTile,
+  pass: 'forward' | 'filter',
+  body: (addresses: number[]) => void,
+): void {
   const scratch = winogradScratchSizes(info, m).map((size) => heap.makeOutput([size], 'float32'));
   try {
     if (pass === 'filter') heap.typedArrayFromHeap(scratch[0]).fill(0);
@@ -208,8 +213,9 @@ export function winogradConv2D(
 ): TensorInfo {
   const y = heap.makeOutput([info.batchSize, info.outHeight, info.outWidth, info.outChannels], 'float32');
   const epilogue = { bias: fused.bias ? heap.getMemoryOffset(fused.bias.dataId) : 0, relu: fused.relu };
-  withScratch(heap, info, 'forward', (scratch) =>
-    winogradConv2DAt(simd, info, heap.getMemoryOffset(x.dataId), heap.getMemoryOffset(filter.dataId), heap.getMemoryOffset(y.dataId), scratch, epilogue),
+  const m = winogradTile(info);
+  withScratch(heap, info, m, 'forward', (scratch) =>
+    winogradConv2DAt(simd, info, heap.getMemoryOffset(x.dataId), heap.getMemoryOffset(filter.dataId), heap.getMemoryOffset(y.dataId), scratch, epilogue, m),
   );
   return y;
 }
@@ -217,8 +223,9 @@ export function winogradConv2D(
 /** dW of conv2d(x, W) from dy by Winograd on the wasm backend's heap. */
 export function winogradFilterGradient(heap: HeapBackend, simd: SimdKernels, x: TensorInfo, dy: TensorInfo, info: backend_util.Conv2DInfo): TensorInfo {
   const dw = heap.makeOutput([3, 3, info.inChannels, info.outChannels], 'float32');
-  withScratch(heap, info, 'filter', (scratch) =>
-    winogradFilterGradientAt(simd, info, heap.getMemoryOffset(x.dataId), heap.getMemoryOffset(dy.dataId), heap.getMemoryOffset(dw.dataId), scratch),
+  const m = winogradTile(info);
+  withScratch(heap, info, m, 'filter', (scratch) =>
+    winogradFilterGradientAt(simd, info, heap.getMemoryOffset(x.dataId), heap.getMemoryOffset(dy.dataId), heap.getMemoryOffset(dw.dataId), scratch, m),
   );
   return dw;
 }

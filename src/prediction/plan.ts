@@ -7,13 +7,12 @@
  * 30 ms against 45 ms per pass, measured while building this).
  */
 import type * as tfl from '@tensorflow/tfjs-layers';
+import { COMMUTES_WITH_MAX_POOL } from '../models/activations.js';
 import { SeededDropout } from '../models/seeded-dropout.js';
 
 /** Activations a plan knows; the fused ones run inside the convolution or matmul kernel. */
 export type Activation = 'linear' | 'relu' | 'relu6' | 'elu' | 'selu' | 'swish' | 'sigmoid' | 'tanh' | 'softmax';
 export const FUSED_ACTIVATIONS = new Set<Activation>(['linear', 'relu', 'relu6', 'elu', 'sigmoid']);
-/** Fused activations that are non-decreasing, so max pooling gives the same values before or after them. */
-const COMMUTES_WITH_MAX = new Set<Activation>(['relu', 'relu6', 'elu', 'sigmoid']);
 
 export type PlanOp =
   | {
@@ -127,8 +126,8 @@ export function planFromLayers(model: tfl.LayersModel): MemberPlan {
         throw new UnsupportedLayer(`Layer ${layer.name} (${kind}) has no inference plan.`);
     }
   }
-  // Absorb a lone activation into the fused op before it, saving a pass over the tensor; also across a max pool
-  // (models built with the pool first, architecture.ts) where the two commute.
+  // Absorb a lone activation into the fused op before it, saving a pass over the tensor; also a fused one across a
+  // max pool (models built with the pool first, architecture.ts) where the two commute.
   const merged: PlanOp[] = [];
   const fusable = (op: PlanOp | undefined): op is Extract<PlanOp, { op: 'conv' | 'dense' }> =>
     (op?.op === 'conv' || op?.op === 'dense') && op.activation === 'linear';
@@ -136,7 +135,7 @@ export function planFromLayers(model: tfl.LayersModel): MemberPlan {
     const last = merged.at(-1);
     if (op.op === 'activation' && fusable(last)) {
       last.activation = op.activation;
-    } else if (op.op === 'activation' && last?.op === 'pool' && last.kind === 'max' && COMMUTES_WITH_MAX.has(op.activation) && fusable(merged.at(-2))) {
+    } else if (op.op === 'activation' && last?.op === 'pool' && last.kind === 'max' && COMMUTES_WITH_MAX_POOL.has(op.activation) && FUSED_ACTIVATIONS.has(op.activation) && fusable(merged.at(-2))) {
       (merged.at(-2) as Extract<PlanOp, { op: 'conv' | 'dense' }>).activation = op.activation;
     } else merged.push(op);
   }
