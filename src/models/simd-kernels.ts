@@ -560,9 +560,12 @@ export interface SimdKernels {
 /** The tile transforms of one Winograd variant F(m×m, 3×3). */
 export interface WinogradTransforms {
   filter(g: number, u: number, c: number, k: number): void;
-  input(x: number, v: number, n: number, h: number, w: number, c: number, th: number, tw: number, top: number, left: number, tp: number): void;
-  output(m: number, y: number, n: number, oh: number, ow: number, k: number, th: number, tw: number, tp: number, bias: number, relu: number): void;
-  dy(dy: number, m: number, n: number, oh: number, ow: number, k: number, th: number, tw: number, tp: number): void;
+  /** `s`: tile scratch of (m + 2)² × 4 floats, then w × c floats of zeros. */
+  input(x: number, v: number, n: number, h: number, w: number, c: number, th: number, tw: number, top: number, left: number, tp: number, s: number): void;
+  /** `s`: tile scratch of (m + 2)² × 4 floats. */
+  output(m: number, y: number, n: number, oh: number, ow: number, k: number, th: number, tw: number, tp: number, bias: number, relu: number, s: number): void;
+  /** `s`: tile scratch of (m + 2)² × 4 floats. */
+  dy(dy: number, m: number, n: number, oh: number, ow: number, k: number, th: number, tw: number, tp: number, s: number): void;
   filterGrad(du: number, dg: number, c: number, k: number): void;
 }
 

@@ -285,60 +285,74 @@ function tileLoops(o: { image?: string; row?: string; tile: string; channelBytes
 }
 
 /**
+ * Stores of the α values `exprs` to the tile scratch at $s: value i at cell (i, col) when `column`, (col, i) when not;
+ * cells are 16 bytes, α to a row.
+ */
+const scratchStores = (a: number, col: number, exprs: string[], column: boolean) =>
+  exprs.map((e, i) => `(v128.store offset=${16 * (column ? a * i + col : a * col + i)} (local.get $s) ${e})`).join(' ');
+
+/** `count` loads of row `row` of the tile scratch (cells (row, 0…count − 1)) into the v128 locals `$<prefix><j>`. */
+const scratchRowLoads = (a: number, row: number, count: number, prefix: string) =>
+  range(count).map((j) => `(local.set $${prefix}${j} (v128.load offset=${16 * (a * row + j)} (local.get $s)))`).join(' ');
+
+/**
  * wino<m>_input: V[f][t][c] = (Bᵀ d B)[f] for the n images at x: tile t = (b·th + ti)·tw + tj reads input rows
  * m·ti − top + r and columns m·tj − left + s (r, s < α), zero outside the image. V's planes are `tp` tiles apart.
+ * `$s` is scratch: α² × 16 bytes for the tile (Bᵀ d, one column at a time, four channels at a time), then a zero row
+ * of w·C floats, which rows outside the image read; columns outside it are skipped (their Bᵀ d column is zero). With
+ * all α² values of a tile in locals, and a branch around each load, the transform ran 30–40% slower (register
+ * spills and 81 branches per four channels for F(7×7, 3×3)).
  */
 function inputTransform(m: WinogradTile, lin: Linear): string {
   const a = m + 2;
   const { bt } = TILES[m];
-  const d = (r: number, s: number) => get(`$d${r}${s}`);
-  const u = (r: number, s: number) => get(`$u${r}${s}`);
   const setup = range(a)
     .map(
       (r) => String.raw`(local.set $y (i32.sub (i32.add ${timesTile(m, '(local.get $ti)')} (i32.const ${r})) (local.get $top)))
-        (local.set $rok${r} (i32.lt_u (local.get $y) (local.get $h)))
-        (local.set $row${r} (i32.add (local.get $img) (i32.mul (local.get $y) (local.get $rowb))))
+        (local.set $row${r} (select (i32.add (local.get $img) (i32.mul (local.get $y) (local.get $rowb))) (local.get $zrow) (i32.lt_u (local.get $y) (local.get $h))))
         (local.set $xc (i32.sub (i32.add ${timesTile(m, '(local.get $tj)')} (i32.const ${r})) (local.get $left)))
         (local.set $cok${r} (i32.lt_u (local.get $xc) (local.get $w)))
         (local.set $col${r} (i32.mul (local.get $xc) (local.get $cb)))`,
     )
     .join('\n        ');
-  const loads = range(a * a)
-    .map((i) => {
-      const [r, s] = [Math.floor(i / a), i % a];
-      return String.raw`(local.set $d${r}${s} (if (result v128) (i32.and (local.get $rok${r}) (local.get $cok${s}))
-            (then (v128.load (i32.add (i32.add (local.get $row${r}) (local.get $col${s})) (local.get $e)))) (else ${ZERO})))`;
+  // Bᵀ d, a column at a time, into the scratch; then (Bᵀ d) B, a row at a time, into V
+  const columns = range(a)
+    .map((col) => {
+      const loads = range(a)
+        .map((r) => `(local.set $d${r} (v128.load (i32.add (i32.add (local.get $row${r}) (local.get $col${col})) (local.get $e))))`)
+        .join(' ');
+      const stores = scratchStores(a, col, lin(bt, range(a).map((r) => get(`$d${r}`))), true);
+      return `(if (local.get $cok${col}) (then ${loads}
+            ${stores}) (else ${scratchStores(a, col, range(a).map(() => ZERO), true)}))`;
     })
     .join('\n          ');
-  // Bᵀ d, a column at a time; then (Bᵀ d) B, a row at a time
-  const us = range(a)
-    .flatMap((s) => lin(bt, range(a).map((r) => d(r, s))).map((expr, r) => `(local.set $u${r}${s} ${expr})`))
-    .join('\n          ');
-  const stores = range(a)
-    .flatMap((r) =>
-      lin(bt, range(a).map((s) => u(r, s))).map(
-        (expr, s) => `(v128.store (i32.add (local.get $vt) (i32.add (i32.mul (i32.const ${a * r + s}) (local.get $vplane)) (local.get $e))) ${expr})`,
-      ),
-    )
+  const rows = range(a)
+    .map((r) => {
+      const stores = lin(bt, range(a).map((col) => get(`$d${col}`)))
+        .map((expr, col) => `(v128.store (i32.add (local.get $vt) (i32.add (i32.mul (i32.const ${a * r + col}) (local.get $vplane)) (local.get $e))) ${expr})`)
+        .join(' ');
+      return `${scratchRowLoads(a, r, a, 'd')}
+          ${stores}`;
+    })
     .join('\n          ');
   return String.raw`
   (func (export "wino${m}_input") (param $x i32) (param $v i32) (param $n i32) (param $h i32) (param $w i32) (param $c i32)
-      (param $th i32) (param $tw i32) (param $top i32) (param $left i32) (param $tp i32)
+      (param $th i32) (param $tw i32) (param $top i32) (param $left i32) (param $tp i32) (param $s i32)
     (local $b i32) (local $ti i32) (local $tj i32) (local $t i32) (local $e i32) (local $cb i32) (local $rowb i32)
-    (local $img i32) (local $vt i32) (local $vplane i32) (local $y i32) (local $xc i32)
-    ${locals(range(a).flatMap((r) => [`$rok${r}`, `$cok${r}`, `$row${r}`, `$col${r}`]), 'i32')}
-    ${locals(range(a * a).flatMap((i) => [`$d${Math.floor(i / a)}${i % a}`, `$u${Math.floor(i / a)}${i % a}`]), 'v128')}
+    (local $img i32) (local $vt i32) (local $vplane i32) (local $y i32) (local $xc i32) (local $zrow i32)
+    ${locals(range(a).flatMap((r) => [`$cok${r}`, `$row${r}`, `$col${r}`]), 'i32')}
+    ${locals(range(a).map((r) => `$d${r}`), 'v128')}
     (local.set $cb (i32.shl (local.get $c) (i32.const 2)))
     (local.set $rowb (i32.mul (local.get $w) (local.get $cb)))
     (local.set $vplane (i32.mul (local.get $tp) (local.get $cb)))
+    (local.set $zrow (i32.add (local.get $s) (i32.const ${16 * a * a})))
     ${tileLoops({
       image: '(local.set $img (i32.add (local.get $x) (i32.mul (i32.mul (local.get $b) (local.get $h)) (local.get $rowb))))',
       tile: `${setup}
           (local.set $vt (i32.add (local.get $v) (i32.mul (local.get $t) (local.get $cb))))`,
       channelBytes: '$cb',
-      body: `${loads}
-          ${us}
-          ${stores}`,
+      body: `${columns}
+          ${rows}`,
     })})
 `;
 }
@@ -411,7 +425,7 @@ function overOutputTiles(m: WinogradTile, name: string, params: [string, string]
   (func (export "${name}") ${params[0]} (param $n i32) (param $oh i32) (param $ow i32) (param $k i32)
       (param $th i32) (param $tw i32) (param $tp i32) ${params[1]}
     (local $b i32) (local $ti i32) (local $tj i32) (local $t i32) (local $e i32) (local $kb i32) (local $yrowb i32)
-    (local $mt i32) (local $mplane i32) (local $yt i32)
+    (local $mt i32) (local $mplane i32) (local $yt i32) (local $full i32)
     ${locals(edges.flatMap((a) => [`$rok${a}`, `$cok${a}`]), 'i32')}
     ${extraLocals}
     (local.set $kb (i32.shl (local.get $k) (i32.const 2)))
@@ -420,6 +434,7 @@ function overOutputTiles(m: WinogradTile, name: string, params: [string, string]
     ${tileLoops({
       row: edges.map((a) => `(local.set $rok${a} (i32.lt_u (i32.add ${timesTile(m, '(local.get $ti)')} (i32.const ${a})) (local.get $oh)))`).join('\n        '),
       tile: String.raw`${edges.map((b) => `(local.set $cok${b} (i32.lt_u (i32.add ${timesTile(m, '(local.get $tj)')} (i32.const ${b})) (local.get $ow)))`).join('\n          ')}
+          (local.set $full ${m > 1 ? `(i32.and (local.get $rok${m - 1}) (local.get $cok${m - 1}))` : '(i32.const 1)'})
           (local.set $mt (i32.add (local.get $m) (i32.mul (local.get $t) (local.get $kb))))
           (local.set $yt (i32.add (local.get $img) (i32.add
             (i32.mul (i32.add (i32.mul (local.get $b) (local.get $oh)) ${timesTile(m, '(local.get $ti)')}) (local.get $yrowb))
@@ -443,44 +458,46 @@ const cellAddress = (a: number, b: number) =>
 /**
  * wino<m>_output: y = Aᵀ M A per tile, for the n images of the tiles M holds (planes `tp` tiles apart); cells past
  * oh × ow are dropped. Then, as a fused convolution: + bias[o] where `bias` is an address (0 for none), and
- * max(·, 0) where `relu` ≠ 0.
+ * max(·, 0) where `relu` ≠ 0. Aᵀ M goes through the tile scratch at `$s` (α² × 16 bytes) a column at a time; tiles
+ * wholly inside the image store without a test per cell. Without a bias the sum adds −0 (x + −0 = x, also for
+ * −0), without ReLU the maximum is taken with −∞, so neither tests per cell either.
  */
 function outputTransform(m: WinogradTile, lin: Linear): string {
   const a = m + 2;
   const { at } = TILES[m];
-  const loads = range(a * a)
-    .map((f) => `(local.set $m${Math.floor(f / a)}${f % a} (v128.load (i32.add (local.get $mt) (i32.add (i32.mul (i32.const ${f}) (local.get $mplane)) (local.get $e)))))`)
-    .join('\n          ');
-  // Aᵀ M, a column at a time; then (Aᵀ M) A, a row at a time
-  const qs = range(a)
-    .flatMap((s) => lin(at, range(a).map((r) => get(`$m${r}${s}`))).map((expr, i) => `(local.set $q${i}${s} ${expr})`))
-    .join('\n          ');
-  const outs = range(m)
-    .flatMap((i) => lin(at, range(a).map((s) => get(`$q${i}${s}`))).map((expr, j) => `(local.set $o${i}${j} ${expr})`))
-    .join('\n          ');
-  const cells = range(m * m).map((i) => [Math.floor(i / m), i % m]);
-  const epilogue = cells
-    .map(([i, j]) => {
-      const o = `$o${i}${j}`;
-      return String.raw`(if (local.get $bias) (then (local.set ${o} (f32x4.add (local.get ${o}) (local.get $bv)))))
-          (if (local.get $relu) (then (local.set ${o} (f32x4.max (local.get ${o}) ${ZERO}))))`;
+  const columns = range(a)
+    .map((col) => {
+      const loads = range(a)
+        .map((r) => `(local.set $q${r} (v128.load (i32.add (local.get $mt) (i32.add (i32.mul (i32.const ${a * r + col}) (local.get $mplane)) (local.get $e)))))`)
+        .join(' ');
+      return `${loads}
+          ${scratchStores(a, col, lin(at, range(a).map((r) => get(`$q${r}`))), true)}`;
     })
     .join('\n          ');
-  const stores = cells.map(([i, j]) => `(if ${cellInside(i, j)} (then (v128.store ${cellAddress(i, j)} (local.get $o${i}${j}))))`).join('\n          ');
+  const rows = (tested: boolean) =>
+    range(m)
+      .map((i) => {
+        const stores = lin(at, range(a).map((col) => get(`$q${col}`)))
+          .map((expr, j) => {
+            const store = `(v128.store ${cellAddress(i, j)} (f32x4.max (f32x4.add ${expr} (local.get $bv)) (local.get $floor)))`;
+            return tested && j > 0 ? `(if (local.get $cok${j}) (then ${store}))` : store;
+          })
+          .join('\n            ');
+        const row = `${scratchRowLoads(a, i, a, 'q')}
+            ${stores}`;
+        return tested && i > 0 ? `(if (local.get $rok${i}) (then ${row}))` : row;
+      })
+      .join('\n          ');
   return overOutputTiles(
     m,
     `wino${m}_output`,
-    ['(param $m i32) (param $img i32)', '(param $bias i32) (param $relu i32)'],
-    String.raw`(local $bv v128)
-    ${locals(cells.map(([i, j]) => `$o${i}${j}`), 'v128')}
-    ${locals(range(a * a).map((f) => `$m${Math.floor(f / a)}${f % a}`), 'v128')}
-    ${locals(range(m * a).map((f) => `$q${Math.floor(f / a)}${f % a}`), 'v128')}`,
-    String.raw`${loads}
-          ${qs}
-          ${outs}
-            (if (local.get $bias) (then (local.set $bv (v128.load (i32.add (local.get $bias) (local.get $e))))))
-          ${epilogue}
-          ${stores}`,
+    ['(param $m i32) (param $img i32)', '(param $bias i32) (param $relu i32) (param $s i32)'],
+    String.raw`(local $bv v128) (local $floor v128)
+    ${locals(range(a).map((r) => `$q${r}`), 'v128')}
+    (local.set $floor (if (result v128) (local.get $relu) (then ${ZERO}) (else (v128.const f32x4 -inf -inf -inf -inf))))`,
+    String.raw`${columns}
+          (local.set $bv (if (result v128) (local.get $bias) (then (v128.load (i32.add (local.get $bias) (local.get $e)))) (else (v128.const f32x4 -0 -0 -0 -0))))
+          (if (local.get $full) (then ${rows(false)}) (else ${rows(true)}))`,
   );
 }
 
@@ -489,34 +506,48 @@ function outputTransform(m: WinogradTile, lin: Linear): string {
  *   dM = A dY Aᵀ (per tile),   dU[f] = Σ over tiles of V[f]ᵀ · dM[f],   dg = Gᵀ dU G.
  */
 
-/** wino<m>_dy: dM[f][t][o] = (A dY Aᵀ)[f] for the n images of dy; cells of a tile past oh × ow count as zero. */
+/**
+ * wino<m>_dy: dM[f][t][o] = (A dY Aᵀ)[f] for the n images of dy; cells of a tile past oh × ow count as zero. A dY
+ * goes through the tile scratch at `$s` (α × m cells of 16 bytes) a column at a time; tiles wholly inside the image
+ * load without a test per cell.
+ */
 function outputGradientTransform(m: WinogradTile, lin: Linear): string {
   const a = m + 2;
   const aMat = transpose(TILES[m].at);
-  const cells = range(m * m).map((i) => [Math.floor(i / m), i % m]);
-  const loads = cells
-    .map(([i, j]) => `(local.set $y${i}${j} (if (result v128) ${cellInside(i, j)} (then (v128.load ${cellAddress(i, j)})) (else ${ZERO})))`)
-    .join('\n          ');
-  // A dY, a column at a time; then (A dY) Aᵀ, a row at a time
-  const qs = range(m)
-    .flatMap((j) => lin(aMat, range(m).map((i) => get(`$y${i}${j}`))).map((expr, r) => `(local.set $q${r}${j} ${expr})`))
-    .join('\n          ');
-  const stores = range(a)
-    .flatMap((r) =>
-      lin(aMat, range(m).map((j) => get(`$q${r}${j}`))).map(
-        (expr, s) => `(v128.store (i32.add (local.get $mt) (i32.add (i32.mul (i32.const ${a * r + s}) (local.get $mplane)) (local.get $e))) ${expr})`,
-      ),
-    )
+  const columns = (tested: boolean) =>
+    range(m)
+      .map((j) => {
+        const loads = range(m)
+          .map((i) => {
+            const load = `(v128.load ${cellAddress(i, j)})`;
+            return `(local.set $q${i} ${tested && (i > 0 || j > 0) ? `(if (result v128) ${cellInside(i, j)} (then ${load}) (else ${ZERO}))` : load})`;
+          })
+          .join(' ');
+        // column j of A dY: cell (r, j) of an α × m grid, m cells to a row
+        const stores = lin(aMat, range(m).map((i) => get(`$q${i}`)))
+          .map((e, r) => `(v128.store offset=${16 * (m * r + j)} (local.get $s) ${e})`)
+          .join(' ');
+        return `${loads}
+            ${stores}`;
+      })
+      .join('\n          ');
+  const rows = range(a)
+    .map((r) => {
+      const loads = range(m).map((j) => `(local.set $q${j} (v128.load offset=${16 * (m * r + j)} (local.get $s)))`).join(' ');
+      const stores = lin(aMat, range(m).map((j) => get(`$q${j}`)))
+        .map((expr, col) => `(v128.store (i32.add (local.get $mt) (i32.add (i32.mul (i32.const ${a * r + col}) (local.get $mplane)) (local.get $e))) ${expr})`)
+        .join(' ');
+      return `${loads}
+          ${stores}`;
+    })
     .join('\n          ');
   return overOutputTiles(
     m,
     `wino${m}_dy`,
-    ['(param $img i32) (param $m i32)', ''],
-    String.raw`${locals(cells.map(([i, j]) => `$y${i}${j}`), 'v128')}
-    ${locals(range(a * m).map((f) => `$q${Math.floor(f / m)}${f % m}`), 'v128')}`,
-    String.raw`${loads}
-          ${qs}
-          ${stores}`,
+    ['(param $img i32) (param $m i32)', '(param $s i32)'],
+    locals(range(m).map((i) => `$q${i}`), 'v128'),
+    String.raw`(if (local.get $full) (then ${columns(false)}) (else ${columns(true)}))
+          ${rows}`,
   );
 }
 

@@ -21,9 +21,12 @@
  * order 1e-6. F(7×7, 3×3) for the 28×28, 14×14 and 7×7 layers (no padding to 16 or 8, 81 products per 49 outputs;
  * its transforms take one fused multiply-add per coefficient, which made its input transform 2.5× faster): the
  * fashion step 350 → 286 ms (2026-12-03, phases at batch 128: the 14×14 64→64 forward 21.3 → 16.3 ms, the 7×7
- * 128→128 one 20.8 → 13 ms). Its rounding is about 5e-5 of the largest output (winograd-wat.ts); the tests hold
- * every variant to 1e-4 against the cpu backend. A NaN or infinity in the input reaches all outputs of every tile
- * whose window (α × α) holds it (the direct form reaches those whose 3×3 window does).
+ * 128→128 one 20.8 → 13 ms). The tile transforms through a one-tile scratch, without a branch per load or store
+ * (winograd-wat.ts), took F(7×7, 3×3)'s input transform 5.1 → 3.7 ms and its output transform 4.3 → 2.8 ms for the
+ * 14×14 64→64 layer (batch 128, alternated runs, 2026-12-03). F(7×7, 3×3)'s rounding is about 5e-5 of the
+ * largest output (winograd-wat.ts); the tests hold every variant to 1e-4 against the cpu backend. A NaN or infinity
+ * in the input reaches all outputs of every tile whose window (α × α) holds it (the direct form reaches those whose
+ * 3×3 window does).
  */
 import { backend_util } from '@tensorflow/tfjs-core';
 import type { KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
@@ -116,18 +119,28 @@ function chunking(info: backend_util.Conv2DInfo, m: WinogradTile) {
 }
 
 /**
- * Float32 sizes of the scratch buffers, in the order the `*At` functions take them: [U or dU, V, M or dM]; the same
- * sizes serve the forward pass and the filter gradient.
+ * Float32 sizes of the scratch buffers, in the order the `*At` functions take them: [U or dU, V, M or dM, T]; the
+ * same sizes serve the forward pass and the filter gradient. T is the tile transforms' own: (m + 2)² × 4 floats for
+ * one tile, then a zero row of the input (w × C floats; `winogradTileScratchZeros` says where it starts).
  */
 export function winogradScratchSizes(info: backend_util.Conv2DInfo, m: WinogradTile = winogradTile(info)): number[] {
   const { planes, tp } = chunking(info, m);
-  return [planes * info.inChannels * info.outChannels, planes * tp * info.inChannels, planes * tp * info.outChannels];
+  return [
+    planes * info.inChannels * info.outChannels,
+    planes * tp * info.inChannels,
+    planes * tp * info.outChannels,
+    4 * planes + info.inWidth * info.inChannels,
+  ];
 }
+
+/** Where, in floats from its start, the zeros of scratch T begin (`winogradScratchSizes`); they must be zero. */
+export const winogradTileScratchZeros = (m: WinogradTile) => 4 * (m + 2) ** 2;
 
 /**
  * The forward convolution on byte addresses of one memory the kernels run on: x, filter and y as tfjs lays them
  * out, and scratch of `winogradScratchSizes` (for the same tile side m) whose V rows past the tiles of the last
- * chunk are finite (zero): their products are computed (the kernel takes rows in fours) and dropped.
+ * chunk are finite (zero): their products are computed (the kernel takes rows in fours) and dropped; T's zero row
+ * zero.
  */
 export function winogradConv2DAt(
   simd: SimdKernels,
@@ -135,7 +148,7 @@ export function winogradConv2DAt(
   x: number,
   filter: number,
   y: number,
-  [u, v, mm]: number[],
+  [u, v, mm, ts]: number[],
   epilogue: { bias?: number; relu?: boolean } = {},
   m: WinogradTile = winogradTile(info),
 ): void {
@@ -147,9 +160,9 @@ export function winogradConv2DAt(
   t.filter(filter, u, c, k);
   for (let b = 0; b < n; b += chunk) {
     const count = Math.min(chunk, n - b);
-    t.input(x + 4 * b * h * w * c, v, count, h, w, c, th, tw, info.padInfo.top, info.padInfo.left, tp);
+    t.input(x + 4 * b * h * w * c, v, count, h, w, c, th, tw, info.padInfo.top, info.padInfo.left, tp, ts);
     gemm(v, u, mm, Math.ceil((count * perImage) / 4) * 4, tp, k, planes);
-    t.output(mm, y + 4 * b * oh * ow * k, count, oh, ow, k, th, tw, tp, epilogue.bias ?? 0, epilogue.relu ? 1 : 0);
+    t.output(mm, y + 4 * b * oh * ow * k, count, oh, ow, k, th, tw, tp, epilogue.bias ?? 0, epilogue.relu ? 1 : 0, ts);
   }
 }
 
@@ -160,7 +173,7 @@ export function winogradFilterGradientAt(
   x: number,
   dy: number,
   dw: number,
-  [du, v, mm]: number[],
+  [du, v, mm, ts]: number[],
   m: WinogradTile = winogradTile(info),
 ): void {
   const { batchSize: n, inHeight: h, inWidth: w, inChannels: c, outHeight: oh, outWidth: ow, outChannels: k } = info;
@@ -168,8 +181,8 @@ export function winogradFilterGradientAt(
   const t = simd.wino[m];
   for (let b = 0; b < n; b += chunk) {
     const count = Math.min(chunk, n - b);
-    t.input(x + 4 * b * h * w * c, v, count, h, w, c, th, tw, info.padInfo.top, info.padInfo.left, tp);
-    t.dy(dy + 4 * b * oh * ow * k, mm, count, oh, ow, k, th, tw, tp);
+    t.input(x + 4 * b * h * w * c, v, count, h, w, c, th, tw, info.padInfo.top, info.padInfo.left, tp, ts);
+    t.dy(dy + 4 * b * oh * ow * k, mm, count, oh, ow, k, th, tw, tp, ts);
     simd.winoFilterGemm(v, mm, du, count * perImage, tp, c, k, planes);
   }
   t.filterGrad(du, dw, c, k);
@@ -177,7 +190,7 @@ export function winogradFilterGradientAt(
 
 /**
  * Runs `body` with float32 scratch buffers of `winogradScratchSizes` on the heap (their byte addresses). Only what
- * is read before it is written is zeroed: dU for the filter gradient, which sums into it, and the rows of V past the
+ * is read before it is written is zeroed: dU for the filter gradient, which sums into it, T's zero row, and the rows of V past the
  * tiles a chunk transforms, up to the multiple of four the products read (they must stay finite). Zeroing all of U
  * and V cost 8 MB of stores per call for the 7×7 128→128 layer.
  */
@@ -191,6 +204,7 @@ function withScratch(
   const scratch = winogradScratchSizes(info, m).map((size) => heap.makeOutput([size], 'float32'));
   try {
     if (pass === 'filter') heap.typedArrayFromHeap(scratch[0]).fill(0);
+    heap.typedArrayFromHeap(scratch[3]).fill(0, winogradTileScratchZeros(m));
     const { planes, tp, chunk, perImage } = chunking(info, m);
     const written = (((info.batchSize - 1) % chunk) + 1) * perImage; // by the last (smallest) chunk
     const v = heap.typedArrayFromHeap(scratch[1]);
