@@ -546,8 +546,8 @@ export interface SimdKernels {
   /** Winograd parts per output tile side (winograd-wat.ts): filter, input and output transforms, dy and filter-gradient transforms. */
   wino: Readonly<Record<WinogradTile, WinogradTransforms>>;
   /** The Winograd matrix products per input channel count C, over `planes` = (m + 2)² planes. */
-  winoGemm: ReadonlyMap<number, (v: number, u: number, m: number, rows: number, tp: number, k: number, planes: number) => void>;
-  winoFilterGemm(v: number, m: number, du: number, rows: number, tp: number, c: number, k: number, planes: number): void;
+  winoGemm: ReadonlyMap<number, (v: number, u: number, m: number, rows: number, tp: number, k: number, planes: number, ustride: number) => void>;
+  winoFilterGemm(v: number, m: number, du: number, rows: number, tp: number, c: number, k: number, planes: number, ustride: number): void;
   /** Dense products (gemm-wat.ts): A packed four rows at a time from [m][k] or from [k][m]; C = A·B and C = A·Bᵀ. */
   packRows4(a: number, p: number, m: number, k: number): void;
   packCols4(a: number, p: number, m: number, k: number): void;
@@ -559,14 +559,15 @@ export interface SimdKernels {
 
 /** The tile transforms of one Winograd variant F(m×m, 3×3). */
 export interface WinogradTransforms {
-  filter(g: number, u: number, c: number, k: number): void;
+  /** `ustride`: bytes between U's planes (also for dU in `filterGrad`). */
+  filter(g: number, u: number, c: number, k: number, ustride: number): void;
   /** `s`: tile scratch of (m + 2)² × 4 floats, then w × c floats of zeros. */
   input(x: number, v: number, n: number, h: number, w: number, c: number, th: number, tw: number, top: number, left: number, tp: number, s: number): void;
   /** `s`: tile scratch of (m + 2)² × 4 floats. */
   output(m: number, y: number, n: number, oh: number, ow: number, k: number, th: number, tw: number, tp: number, bias: number, relu: number, s: number): void;
   /** `s`: tile scratch of (m + 2)² × 4 floats. */
   dy(dy: number, m: number, n: number, oh: number, ow: number, k: number, th: number, tw: number, tp: number, s: number): void;
-  filterGrad(du: number, dg: number, c: number, k: number): void;
+  filterGrad(du: number, dg: number, c: number, k: number, ustride: number): void;
 }
 
 // The project compiles without the DOM library, where TypeScript keeps the WebAssembly types; these are the parts used.

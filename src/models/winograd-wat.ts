@@ -10,7 +10,8 @@
  * F(2×2, 3×3), 36 against 144 for F(4×4, 3×3). The transforms are fixed linear maps (`TILES`), done here four
  * channels per v128 (NHWC keeps the channels of a pixel together). Layouts, all float32: g [3][3][C][K] (tfjs's
  * filter), U [α²][C][K], x [n][h][w][C], V [α²][tiles][C], M [α²][tiles][K], y [n][oh][ow][K], with f = α·row +
- * column of the α×α tile.
+ * column of the α×α tile. U's planes (and dU's) are `$ustride` bytes apart, and V's and M's `tp` tiles: the callers
+ * keep those strides off powers of two (winograd.ts).
  */
 
 import { fourByEightStep, locals, range, type Madd } from './wat-blocks.js';
@@ -202,16 +203,18 @@ function fusedLinear(l: number[][], v: string[]): string[] {
 type Linear = (l: number[][], v: string[]) => string[];
 
 /**
- * A function (param $src) (param $dst) (param $c) (param $k) for a 2-D transform Z = L X Lᵀ of a p × p grid of planes
- * into a q × q grid, every plane C·K floats in the same order (plane i·p + j of X, a·q + b of Z), four floats at a
- * time. `combine` gives the q rows of L·v for a column v of p values; it serves for the columns of X and then for the
- * rows of L X.
+ * A function (param $src) (param $dst) (param $c) (param $k) (param $ustride) for a 2-D transform Z = L X Lᵀ of a
+ * p × p grid of planes into a q × q grid, every plane C·K floats in the same order (plane i·p + j of X, a·q + b of
+ * Z), four floats at a time. The planes of the transformed side (`uSide`: U or dU) are `$ustride` bytes apart, the
+ * filter's (tfjs's [3][3][C][K]) C·K floats. `combine` gives the q rows of L·v for a column v of p values; it serves
+ * for the columns of X and then for the rows of L X.
  */
-function planeTransform(name: string, p: number, q: number, combine: (v: string[]) => string[]): string {
+function planeTransform(name: string, p: number, q: number, combine: (v: string[]) => string[], uSide: 'src' | 'dst'): string {
   const x = (i: number, j: number) => get(`$x${i}${j}`);
   const t = (a: number, j: number) => get(`$t${a}${j}`);
+  const [srcPlane, dstPlane] = uSide === 'src' ? ['$ustride', '$plane'] : ['$plane', '$ustride'];
   const loads = range(p * p)
-    .map((f) => `(local.set $x${Math.floor(f / p)}${f % p} (v128.load (i32.add (local.get $src) (i32.add (i32.mul (i32.const ${f}) (local.get $plane)) (local.get $e)))))`)
+    .map((f) => `(local.set $x${Math.floor(f / p)}${f % p} (v128.load (i32.add (local.get $src) (i32.add (i32.mul (i32.const ${f}) (local.get ${srcPlane})) (local.get $e)))))`)
     .join('\n      ');
   const ts = range(p)
     .flatMap((j) => combine(range(p).map((i) => x(i, j))).map((expr, a) => `(local.set $t${a}${j} ${expr})`))
@@ -219,12 +222,12 @@ function planeTransform(name: string, p: number, q: number, combine: (v: string[
   const stores = range(q)
     .flatMap((a) =>
       combine(range(p).map((j) => t(a, j))).map(
-        (expr, b) => `(v128.store (i32.add (local.get $dst) (i32.add (i32.mul (i32.const ${q * a + b}) (local.get $plane)) (local.get $e))) ${expr})`,
+        (expr, b) => `(v128.store (i32.add (local.get $dst) (i32.add (i32.mul (i32.const ${q * a + b}) (local.get ${dstPlane})) (local.get $e))) ${expr})`,
       ),
     )
     .join('\n      ');
   return String.raw`
-  (func (export "${name}") (param $src i32) (param $dst i32) (param $c i32) (param $k i32)
+  (func (export "${name}") (param $src i32) (param $dst i32) (param $c i32) (param $k i32) (param $ustride i32)
     (local $plane i32) (local $e i32)
     ${locals(range(p * p).map((f) => `$x${Math.floor(f / p)}${f % p}`), 'v128')}
     ${locals(range(q * p).map((f) => `$t${Math.floor(f / p)}${f % p}`), 'v128')}
@@ -241,10 +244,11 @@ function planeTransform(name: string, p: number, q: number, combine: (v: string[
 }
 
 /** wino<m>_filter: U[f][c][o] = (G g Gᵀ)[f] from g's nine taps. */
-const filterTransform = (m: WinogradTile, lin: Linear) => planeTransform(`wino${m}_filter`, 3, m + 2, (v) => lin(TILES[m].g, v));
+const filterTransform = (m: WinogradTile, lin: Linear) => planeTransform(`wino${m}_filter`, 3, m + 2, (v) => lin(TILES[m].g, v), 'dst');
 
 /** wino<m>_filter_grad: dg = Gᵀ dU G from dU's α² planes into the nine taps. */
-const filterGradientTransform = (m: WinogradTile, lin: Linear) => planeTransform(`wino${m}_filter_grad`, m + 2, 3, (v) => lin(transpose(TILES[m].g), v));
+const filterGradientTransform = (m: WinogradTile, lin: Linear) =>
+  planeTransform(`wino${m}_filter_grad`, m + 2, 3, (v) => lin(transpose(TILES[m].g), v), 'src');
 
 /** i32 expression: `a` times the tile side m. */
 const timesTile = (m: WinogradTile, a: string) =>
@@ -359,7 +363,7 @@ function inputTransform(m: WinogradTile, lin: Linear): string {
 
 /**
  * M[f] = V[f] · U[f] for `planes` planes (α²), `rows` tiles (a multiple of 4) of C channels into K outputs
- * (K % 8 == 0); planes of V and M are `tp` tiles apart. A 4-tile × 8-output block of M stays in registers while the
+ * (K % 8 == 0); planes of V and M are `tp` tiles apart, of U `$ustride` bytes. A 4-tile × 8-output block of M stays in registers while the
  * four tile rows of V, at compile-time offsets C·4 bytes apart, and U's rows stream by.
  */
 function matrixProduct(c: number, madd: Madd): string {
@@ -374,7 +378,7 @@ function matrixProduct(c: number, madd: Madd): string {
     .join('\n          ');
   return String.raw`
   (func (export "wino_gemm_${c}") (param $v i32) (param $u i32) (param $m i32) (param $rows i32) (param $tp i32) (param $k i32)
-      (param $planes i32)
+      (param $planes i32) (param $ustride i32)
     (local $f i32) (local $vf i32) (local $uf i32) (local $mf i32) (local $t0 i32) (local $o0 i32) (local $kb i32)
     (local $xp i32) (local $xend i32) (local $wp i32) (local $mp i32)
     (local $x0 v128) (local $x1 v128) (local $x2 v128) (local $x3 v128) (local $d0 v128) (local $d1 v128)
@@ -384,7 +388,7 @@ function matrixProduct(c: number, madd: Madd): string {
     (block $fd (loop $fl
       (br_if $fd (i32.ge_u (local.get $f) (local.get $planes)))
       (local.set $vf (i32.add (local.get $v) (i32.mul (i32.mul (local.get $f) (local.get $tp)) (i32.const ${c * 4}))))
-      (local.set $uf (i32.add (local.get $u) (i32.mul (i32.mul (local.get $f) (i32.const ${c})) (local.get $kb))))
+      (local.set $uf (i32.add (local.get $u) (i32.mul (local.get $f) (local.get $ustride))))
       (local.set $mf (i32.add (local.get $m) (i32.mul (i32.mul (local.get $f) (local.get $tp)) (local.get $kb))))
       (local.set $t0 (i32.const 0))
       (block $td (loop $tl
@@ -553,7 +557,7 @@ function outputGradientTransform(m: WinogradTile, lin: Linear): string {
 
 /**
  * dU[f] += V[f]ᵀ · dM[f] over `rows` tiles for `planes` planes, C % 4 == 0 and K % 8 == 0 (planes of V and dM `tp`
- * tiles apart): a 4-channel × 8-output block of dU stays in registers while the tiles stream by, four channels of a
+ * tiles apart, of dU `$ustride` bytes): a 4-channel × 8-output block of dU stays in registers while the tiles stream by, four channels of a
  * tile at consecutive addresses and eight outputs of its dM row.
  */
 function filterGradientProduct(madd: Madd): string {
@@ -570,7 +574,7 @@ function filterGradientProduct(madd: Madd): string {
       .join('\n          ');
   return String.raw`
   (func (export "wino_filter_gemm") (param $v i32) (param $m i32) (param $du i32) (param $rows i32) (param $tp i32)
-      (param $c i32) (param $k i32) (param $planes i32)
+      (param $c i32) (param $k i32) (param $planes i32) (param $ustride i32)
     (local $f i32) (local $vf i32) (local $mf i32) (local $uf i32) (local $c0 i32) (local $o0 i32) (local $cb i32)
     (local $kb i32) (local $wb i32) (local $xp i32) (local $dp i32) (local $dend i32)
     (local $x0 v128) (local $x1 v128) (local $x2 v128) (local $x3 v128) (local $d0 v128) (local $d1 v128)
@@ -582,7 +586,7 @@ function filterGradientProduct(madd: Madd): string {
       (br_if $fd (i32.ge_u (local.get $f) (local.get $planes)))
       (local.set $vf (i32.add (local.get $v) (i32.mul (i32.mul (local.get $f) (local.get $tp)) (local.get $cb))))
       (local.set $mf (i32.add (local.get $m) (i32.mul (i32.mul (local.get $f) (local.get $tp)) (local.get $kb))))
-      (local.set $uf (i32.add (local.get $du) (i32.mul (i32.mul (local.get $f) (local.get $c)) (local.get $kb))))
+      (local.set $uf (i32.add (local.get $du) (i32.mul (local.get $f) (local.get $ustride))))
       (local.set $c0 (i32.const 0))
       (block $cd (loop $cl
         (br_if $cd (i32.ge_u (local.get $c0) (local.get $c)))

@@ -48,6 +48,8 @@ interface Conv2DAttrs {
 
 /** Bytes of transformed input and output tiles per chunk of images: about half of a 1 MiB L2 cache. */
 const CHUNK_BYTES = 512 * 1024;
+/** Bytes of a cache line, where the scratch buffers start. */
+const ALIGN = 64;
 /** The fewest tiles per chunk (see `chunking`). */
 const MIN_ROWS = 64;
 
@@ -115,8 +117,15 @@ function chunking(info: backend_util.Conv2DInfo, m: WinogradTile) {
   const perImage = th * tw;
   const fit = Math.max(1, Math.floor(CHUNK_BYTES / (perImage * planes * 4 * (c + k))));
   const chunk = Math.min(n, Math.max(fit, Math.ceil(MIN_ROWS / perImage)));
-  return { planes, th, tw, perImage, chunk, tp: Math.ceil((chunk * perImage) / 4) * 4 + 1 };
+  return { planes, th, tw, perImage, chunk, tp: Math.ceil((chunk * perImage) / 4) * 4 + 1, ustride: uStride(info) };
 }
+
+/**
+ * Floats between U's planes: C·K and one cache line more. At C·K (64 KB for 128 → 128) the α² planes share cache
+ * sets, and the filter transform, which writes to all of them per four channels, took 3.3 ms of the 7×7 128→128
+ * convolution's 21 (batch 128, F(7×7, 3×3)).
+ */
+const uStride = (info: backend_util.Conv2DInfo) => info.inChannels * info.outChannels + ALIGN / 4;
 
 /**
  * Float32 sizes of the scratch buffers, in the order the `*At` functions take them: [U or dU, V, M or dM, T]; the
@@ -124,9 +133,9 @@ function chunking(info: backend_util.Conv2DInfo, m: WinogradTile) {
  * one tile, then a zero row of the input (w × C floats; `winogradTileScratchZeros` says where it starts).
  */
 export function winogradScratchSizes(info: backend_util.Conv2DInfo, m: WinogradTile = winogradTile(info)): number[] {
-  const { planes, tp } = chunking(info, m);
+  const { planes, tp, ustride } = chunking(info, m);
   return [
-    planes * info.inChannels * info.outChannels,
+    planes * ustride,
     planes * tp * info.inChannels,
     planes * tp * info.outChannels,
     4 * planes + info.inWidth * info.inChannels,
@@ -153,15 +162,15 @@ export function winogradConv2DAt(
   m: WinogradTile = winogradTile(info),
 ): void {
   const { batchSize: n, inHeight: h, inWidth: w, inChannels: c, outHeight: oh, outWidth: ow, outChannels: k } = info;
-  const { planes, th, tw, perImage, chunk, tp } = chunking(info, m);
+  const { planes, th, tw, perImage, chunk, tp, ustride } = chunking(info, m);
   const gemm = simd.winoGemm.get(c);
   if (!gemm) throw new Error(`Winograd Conv2D: no matrix-product kernel for ${c} input channels.`);
   const t = simd.wino[m];
-  t.filter(filter, u, c, k);
+  t.filter(filter, u, c, k, 4 * ustride);
   for (let b = 0; b < n; b += chunk) {
     const count = Math.min(chunk, n - b);
     t.input(x + 4 * b * h * w * c, v, count, h, w, c, th, tw, info.padInfo.top, info.padInfo.left, tp, ts);
-    gemm(v, u, mm, Math.ceil((count * perImage) / 4) * 4, tp, k, planes);
+    gemm(v, u, mm, Math.ceil((count * perImage) / 4) * 4, tp, k, planes, 4 * ustride);
     t.output(mm, y + 4 * b * oh * ow * k, count, oh, ow, k, th, tw, tp, epilogue.bias ?? 0, epilogue.relu ? 1 : 0, ts);
   }
 }
@@ -177,15 +186,15 @@ export function winogradFilterGradientAt(
   m: WinogradTile = winogradTile(info),
 ): void {
   const { batchSize: n, inHeight: h, inWidth: w, inChannels: c, outHeight: oh, outWidth: ow, outChannels: k } = info;
-  const { planes, th, tw, perImage, chunk, tp } = chunking(info, m);
+  const { planes, th, tw, perImage, chunk, tp, ustride } = chunking(info, m);
   const t = simd.wino[m];
   for (let b = 0; b < n; b += chunk) {
     const count = Math.min(chunk, n - b);
     t.input(x + 4 * b * h * w * c, v, count, h, w, c, th, tw, info.padInfo.top, info.padInfo.left, tp, ts);
     t.dy(dy + 4 * b * oh * ow * k, mm, count, oh, ow, k, th, tw, tp, ts);
-    simd.winoFilterGemm(v, mm, du, count * perImage, tp, c, k, planes);
+    simd.winoFilterGemm(v, mm, du, count * perImage, tp, c, k, planes, 4 * ustride);
   }
-  t.filterGrad(du, dw, c, k);
+  t.filterGrad(du, dw, c, k, 4 * ustride);
 }
 
 /**
@@ -201,16 +210,25 @@ function withScratch(
   pass: 'forward' | 'filter',
   body: (addresses: number[]) => void,
 ): void {
-  const scratch = winogradScratchSizes(info, m).map((size) => heap.makeOutput([size], 'float32'));
+  const sizes = winogradScratchSizes(info, m);
+  const scratch = sizes.map((size) => heap.makeOutput([size + ALIGN / 4], 'float32'));
   try {
-    if (pass === 'filter') heap.typedArrayFromHeap(scratch[0]).fill(0);
-    heap.typedArrayFromHeap(scratch[3]).fill(0, winogradTileScratchZeros(m));
+    // each buffer from its first cache-line boundary: tfjs's allocations are 8-byte aligned, and 16-byte loads and
+    // stores across cache lines made the 14×14 64→64 transforms up to twice as slow
+    const addresses = scratch.map((t) => Math.ceil(heap.getMemoryOffset(t.dataId) / ALIGN) * ALIGN);
+    const view = (i: number) => {
+      const all = heap.typedArrayFromHeap(scratch[i]);
+      const skip = (addresses[i] - heap.getMemoryOffset(scratch[i].dataId)) / 4;
+      return all.subarray(skip, skip + sizes[i]);
+    };
+    if (pass === 'filter') view(0).fill(0);
+    view(3).fill(0, winogradTileScratchZeros(m));
     const { planes, tp, chunk, perImage } = chunking(info, m);
     const written = (((info.batchSize - 1) % chunk) + 1) * perImage; // by the last (smallest) chunk
-    const v = heap.typedArrayFromHeap(scratch[1]);
+    const v = view(1);
     const c = info.inChannels;
     for (let f = 0; f < planes; f++) v.fill(0, (f * tp + written) * c, (f + 1) * tp * c);
-    body(scratch.map((t) => heap.getMemoryOffset(t.dataId)));
+    body(addresses);
   } finally {
     for (const t of scratch) heap.disposeData(t.dataId, true);
   }

@@ -289,12 +289,12 @@ describe('Winograd F(2×2, 3×3), F(4×4, 3×3) and F(7×7, 3×3) convolution on
     // one image: at 7×7 F(7×7)'s filter transform (324 per channel pair) outweighs its products; at 14×14 not
     expect([tile(7, 7, 1), tile(7, 7, 2), tile(7, 7, 3), tile(14, 14, 1), tile(28, 28, 1)]).toEqual([4, 4, 7, 7, 7]);
     // the scratch follows the tile: 81 planes of one tile per image, 36 of ⌈7/4⌉² = 4, 16 of 16; all three images in
-    // one chunk, planes one tile more apart than the tiles rounded to four; the tile transforms' scratch holds one
-    // tile (four channels) and a zero row of the input (7 × 8)
+    // one chunk, planes one tile more apart than the tiles rounded to four; U's planes a cache line (16 floats) more
+    // apart than C·K; the tile transforms' scratch holds one tile (four channels) and a zero row of the input (7 × 8)
     const info = tf.backend_util.computeConv2DInfo([3, 7, 7, 8], [3, 3, 8, 16], 1, 1, 'same');
-    expect(winogradScratchSizes(info, 7)).toEqual([81 * 8 * 16, 81 * 5 * 8, 81 * 5 * 16, 81 * 4 + 7 * 8]);
-    expect(winogradScratchSizes(info, 4)).toEqual([36 * 8 * 16, 36 * 13 * 8, 36 * 13 * 16, 36 * 4 + 7 * 8]);
-    expect(winogradScratchSizes(info, 2)).toEqual([16 * 8 * 16, 16 * 49 * 8, 16 * 49 * 16, 16 * 4 + 7 * 8]);
+    expect(winogradScratchSizes(info, 7)).toEqual([81 * (8 * 16 + 16), 81 * 5 * 8, 81 * 5 * 16, 81 * 4 + 7 * 8]);
+    expect(winogradScratchSizes(info, 4)).toEqual([36 * (8 * 16 + 16), 36 * 13 * 8, 36 * 13 * 16, 36 * 4 + 7 * 8]);
+    expect(winogradScratchSizes(info, 2)).toEqual([16 * (8 * 16 + 16), 16 * 49 * 8, 16 * 49 * 16, 16 * 4 + 7 * 8]);
     expect([7, 4, 2].map((t) => winogradTileScratchZeros(t as 7 | 4 | 2))).toEqual([81 * 4, 36 * 4, 16 * 4]);
   });
 
