@@ -8,8 +8,8 @@
  * (Ioffe & Szegedy 2015, section 3; N values per channel, x̂ = (x − μ)/σ, σ = √(var + ε)):
  *   dβ = Σ dy,   dγ = Σ dy·x̂,   dx = γ/σ · (dy − dβ/N − x̂·dγ/N),
  * which already includes the statistics' own dependence on x. Two kernels run it on the SIMD heap kernels:
- * `QuorumChannelMoments` (mean, then the mean squared deviation, the biased variance tfjs uses) and
- * `QuorumBatchNormGrad`. Inference, other backends, and shapes the kernels do not take use tfjs-layers' own path.
+ * `QuorumChannelMoments` (mean and the biased variance tfjs uses, one pass over x) and `QuorumBatchNormGrad` (dβ and
+ * dγ in one pass over x and dy, then dx in another). Inference, other backends, and shapes the kernels do not take use tfjs-layers' own path.
  *
  * The layer is tfjs-layers' `BatchNormalization` with only `call` overridden: same weights, same config, same class
  * name, so saved models load as the plain layer.
@@ -32,7 +32,16 @@ function kernels(backend: unknown) {
   return { heap, simd };
 }
 
-/** [mean, variance] over every axis but the last, variance = mean of (x − mean)² (two passes, like tf.moments). */
+/** Rows of x averaged for the shift of `moments`, evenly spaced. */
+const SHIFT_SAMPLE = 64;
+
+/**
+ * [mean, variance] over every axis but the last, variance = mean of (x − mean)² (the biased one, like tf.moments), in
+ * one pass over x: the sums of d = x − s and d² with s the mean of SHIFT_SAMPLE rows spread over x, then mean = s +
+ * Σd/N and variance = Σd²/N − (Σd/N)². With s near the mean the subtraction does not cancel, also where the mean is
+ * large against the spread or a row is an outlier (a pass of 12.8 MB, the fashion preset's first activation at batch
+ * 128, takes 1.8–2 ms here: the two-pass form read x twice).
+ */
 function moments({ inputs, backend }: Parameters<KernelConfig['kernelFunc']>[0]): TensorInfo[] {
   const x = inputs.x as TensorInfo;
   const view = channelRows(x);
@@ -41,14 +50,28 @@ function moments({ inputs, backend }: Parameters<KernelConfig['kernelFunc']>[0])
   const { rows, cols } = view;
   const mean = heap.makeOutput([cols], 'float32');
   const variance = heap.makeOutput([cols], 'float32');
-  const xAt = heap.getMemoryOffset(x.dataId);
-  const meanAt = heap.getMemoryOffset(mean.dataId);
-  simd.sumRows(xAt, rows, cols, meanAt);
-  const m = heap.typedArrayFromHeap(mean);
-  for (let c = 0; c < cols; c++) m[c] /= rows;
-  simd.sqdevRows(xAt, meanAt, rows, cols, heap.getMemoryOffset(variance.dataId));
-  const v = heap.typedArrayFromHeap(variance);
-  for (let c = 0; c < cols; c++) v[c] /= rows;
+  const shiftAt = heap.wasm._malloc(4 * cols);
+  try {
+    const values = heap.typedArrayFromHeap(x);
+    const shift = new Float32Array(heap.wasm.asm.memory.buffer, shiftAt, cols);
+    const samples = Math.min(rows, SHIFT_SAMPLE);
+    const sums = new Float64Array(cols);
+    for (let i = 0; i < samples; i++) {
+      const r = Math.floor((i * rows) / samples) * cols;
+      for (let c = 0; c < cols; c++) sums[c] += values[r + c];
+    }
+    for (let c = 0; c < cols; c++) shift[c] = sums[c] / samples;
+    simd.shiftedMomentsRows(heap.getMemoryOffset(x.dataId), shiftAt, rows, cols, heap.getMemoryOffset(mean.dataId), heap.getMemoryOffset(variance.dataId));
+    // Views after the allocation and the kernel: the heap's buffer may have been replaced when it grew.
+    const [m, v, s] = [heap.typedArrayFromHeap(mean), heap.typedArrayFromHeap(variance), new Float32Array(heap.wasm.asm.memory.buffer, shiftAt, cols)];
+    for (let c = 0; c < cols; c++) {
+      const d = m[c] / rows;
+      v[c] = Math.max(0, v[c] / rows - d * d);
+      m[c] = s[c] + d;
+    }
+  } finally {
+    heap.wasm._free(shiftAt);
+  }
   return [mean, variance];
 }
 
@@ -70,8 +93,7 @@ function gradient({ inputs, attrs, backend }: Parameters<KernelConfig['kernelFun
     const xAt = heap.getMemoryOffset(x.dataId);
     const dyAt = heap.getMemoryOffset(dy.dataId);
     const meanAt = heap.getMemoryOffset(mean.dataId);
-    simd.sumRows(dyAt, rows, cols, heap.getMemoryOffset(dOffset.dataId));
-    simd.dotdevRows(xAt, meanAt, dyAt - xAt, rows, cols, heap.getMemoryOffset(dScale.dataId));
+    simd.sumDotdevRows(xAt, meanAt, dyAt - xAt, rows, cols, heap.getMemoryOffset(dOffset.dataId), heap.getMemoryOffset(dScale.dataId));
     // Views after every allocation: any of them may have grown (and so replaced) the heap's buffer.
     const buffer = heap.wasm.asm.memory.buffer;
     const [a, b, e] = [0, 1, 2].map((k) => new Float32Array(buffer, scratch + 4 * k * cols, cols));

@@ -20,23 +20,27 @@ import { gemmText } from './gemm-wat.js';
 import { convIn1Text } from './conv-in1-wat.js';
 
 /**
- * A blocked column reduction over float32 rows, for cols % 4 == 0: out[c] = sum over r of term(r, c). Rows are
- * summed in blocks of about 32 KiB (a block's partial sums are added to out), which keeps the block in L1 while its
- * column groups are swept and bounds the float32 rounding to a block's length plus the number of blocks. `params`
- * are the extra parameters (before rows, cols, out); `term` is the v128 contribution at byte offset $p of x, where
- * $mv holds m[c..c+3] when the function has an $m parameter and $dy is the byte distance from x to a second tensor.
+ * A blocked column reduction over float32 rows, for cols % 4 == 0: out[c] = sum over r of term(r, c), for one or
+ * more terms into as many outputs ($out, $out1, …) in one pass over the rows. Rows are summed in blocks of about
+ * 32 KiB (a block's partial sums are added to out), which keeps the block in L1 while its column groups are swept
+ * and bounds the float32 rounding to a block's length plus the number of blocks. `params` are the extra parameters
+ * (before rows, cols, out); `prelude` runs first for each four values at byte offset $p of x, and each term is then
+ * a v128 expression; $mv holds m[c..c+3] when the function has an $m parameter, $dy is the byte distance from x to a
+ * second tensor, and $v is a v128 local for the prelude.
  */
-function columnReduction(name: string, params: string, term: string): string {
+function columnReduction(name: string, params: string, terms: string[], prelude = ''): string {
   const hasM = params.includes('$m ');
+  const outs = terms.map((_, i) => (i === 0 ? '$out' : `$out${i}`));
+  const accs = terms.map((_, i) => `$acc${i}`);
   return String.raw`
-  (func (export "${name}") (param $x i32) ${params} (param $rows i32) (param $cols i32) (param $out i32)
+  (func (export "${name}") (param $x i32) ${params} (param $rows i32) (param $cols i32) ${outs.map((o) => `(param ${o} i32)`).join(' ')}
     (local $stride i32) (local $block i32) (local $r0 i32) (local $r1 i32) (local $c i32) (local $p i32)
-    (local $r i32) (local $acc v128) (local $o i32) (local $mv v128) (local $v v128)
+    (local $r i32) (local $o i32) (local $mv v128) (local $v v128) ${accs.map((a) => `(local ${a} v128)`).join(' ')}
     (local.set $stride (i32.shl (local.get $cols) (i32.const 2)))
     (local.set $c (i32.const 0))
     (block $zd (loop $z
       (br_if $zd (i32.ge_u (local.get $c) (local.get $cols)))
-      (v128.store (i32.add (local.get $out) (i32.shl (local.get $c) (i32.const 2))) (v128.const i32x4 0 0 0 0))
+      ${outs.map((o) => `(v128.store (i32.add (local.get ${o}) (i32.shl (local.get $c) (i32.const 2))) (v128.const i32x4 0 0 0 0))`).join(' ')}
       (local.set $c (i32.add (local.get $c) (i32.const 4)))
       (br $z)))
     (local.set $block (i32.div_u (i32.const 8192) (local.get $cols)))
@@ -49,19 +53,24 @@ function columnReduction(name: string, params: string, term: string): string {
       (local.set $c (i32.const 0))
       (block $cd (loop $cl
         (br_if $cd (i32.ge_u (local.get $c) (local.get $cols)))
-        (local.set $acc (v128.const i32x4 0 0 0 0))
+        ${accs.map((a) => `(local.set ${a} (v128.const i32x4 0 0 0 0))`).join(' ')}
         ${hasM ? '(local.set $mv (v128.load (i32.add (local.get $m) (i32.shl (local.get $c) (i32.const 2)))))' : ''}
         (local.set $p (i32.add (local.get $x)
           (i32.shl (i32.add (i32.mul (local.get $r0) (local.get $cols)) (local.get $c)) (i32.const 2))))
         (local.set $r (local.get $r0))
         (block $rd (loop $rl
           (br_if $rd (i32.ge_u (local.get $r) (local.get $r1)))
-          (local.set $acc (f32x4.add (local.get $acc) ${term}))
+          ${prelude}
+          ${terms.map((t, i) => `(local.set ${accs[i]} (f32x4.add (local.get ${accs[i]}) ${t}))`).join('\n          ')}
           (local.set $p (i32.add (local.get $p) (local.get $stride)))
           (local.set $r (i32.add (local.get $r) (i32.const 1)))
           (br $rl)))
-        (local.set $o (i32.add (local.get $out) (i32.shl (local.get $c) (i32.const 2))))
-        (v128.store (local.get $o) (f32x4.add (v128.load (local.get $o)) (local.get $acc)))
+        ${outs
+          .map(
+            (o, i) => `(local.set $o (i32.add (local.get ${o}) (i32.shl (local.get $c) (i32.const 2))))
+        (v128.store (local.get $o) (f32x4.add (v128.load (local.get $o)) (local.get ${accs[i]})))`,
+          )
+          .join('\n        ')}
         (local.set $c (i32.add (local.get $c) (i32.const 4)))
         (br $cl)))
       (local.set $r0 (local.get $r1))
@@ -71,14 +80,22 @@ function columnReduction(name: string, params: string, term: string): string {
 
 const COLUMN_REDUCTIONS = [
   // out[c] = sum over r of x[r, c]
-  columnReduction('sum_rows', '', '(v128.load (local.get $p))'),
-  // out[c] = sum over r of (x[r, c] - m[c])^2: the second pass of a two-pass variance
-  columnReduction('sqdev_rows', '(param $m i32)', String.raw`(block (result v128)
-            (local.set $v (f32x4.sub (v128.load (local.get $p)) (local.get $mv)))
-            (f32x4.mul (local.get $v) (local.get $v)))`),
-  // out[c] = sum over r of dy[r, c] * (x[r, c] - m[c]), with $dy the byte distance from x to dy
-  columnReduction('dotdev_rows', '(param $m i32) (param $dy i32)', String.raw`(f32x4.mul
-            (v128.load (i32.add (local.get $p) (local.get $dy))) (f32x4.sub (v128.load (local.get $p)) (local.get $mv)))`),
+  columnReduction('sum_rows', '', ['(v128.load (local.get $p))']),
+  // out[c] = Σ_r (x[r, c] − m[c]) and out1[c] = Σ_r (x[r, c] − m[c])²: a variance in one pass, shifted by m (a row of
+  // the data itself, close enough to the mean that the squares do not cancel)
+  columnReduction(
+    'shifted_moments_rows',
+    '(param $m i32)',
+    ['(local.get $v)', '(f32x4.mul (local.get $v) (local.get $v))'],
+    '(local.set $v (f32x4.sub (v128.load (local.get $p)) (local.get $mv)))',
+  ),
+  // out[c] = Σ_r dy[r, c] and out1[c] = Σ_r dy[r, c]·(x[r, c] − m[c]), with $dy the byte distance from x to dy
+  columnReduction(
+    'sum_dotdev_rows',
+    '(param $m i32) (param $dy i32)',
+    ['(local.get $v)', '(f32x4.mul (local.get $v) (f32x4.sub (v128.load (local.get $p)) (local.get $mv)))'],
+    '(local.set $v (v128.load (i32.add (local.get $p) (local.get $dy))))',
+  ),
 ].join('');
 
 /**
@@ -530,9 +547,13 @@ export interface SimdKernels {
   /** Whether the accumulations marked in the module text are fused multiply-adds (relaxed SIMD). */
   readonly fma: boolean;
   sumRows(x: number, rows: number, cols: number, out: number): void;
-  sqdevRows(x: number, m: number, rows: number, cols: number, out: number): void;
-  /** `dyMinusX` is the byte distance from x to dy (address of dy minus address of x). */
-  dotdevRows(x: number, m: number, dyMinusX: number, rows: number, cols: number, out: number): void;
+  /** sum[c] = Σ_r (x[r, c] − m[c]), sq[c] = Σ_r (x[r, c] − m[c])², in one pass (m: a shift, such as x's first row). */
+  shiftedMomentsRows(x: number, m: number, rows: number, cols: number, sum: number, sq: number): void;
+  /**
+   * sum[c] = Σ_r dy[r, c], dot[c] = Σ_r dy[r, c]·(x[r, c] − m[c]), in one pass; `dyMinusX` is the byte distance from
+   * x to dy (address of dy minus address of x).
+   */
+  sumDotdevRows(x: number, m: number, dyMinusX: number, rows: number, cols: number, sum: number, dot: number): void;
   reluGrad(dy: number, x: number, out: number, n: number): void;
   bnDxRows(dy: number, x: number, m: number, a: number, b: number, e: number, out: number, rows: number, cols: number): void;
   affineRows(x: number, m: number, a: number, b: number, y: number, rows: number, cols: number): void;
@@ -658,8 +679,8 @@ export async function instantiateSimdKernels(module: WasmModule, memory: WasmMem
   const kernels: SimdKernels = {
     fma,
     sumRows: e.sum_rows,
-    sqdevRows: e.sqdev_rows,
-    dotdevRows: e.dotdev_rows,
+    shiftedMomentsRows: e.shifted_moments_rows,
+    sumDotdevRows: e.sum_dotdev_rows,
     bnDxRows: e.bn_dx_rows,
     reluGrad: e.relu_grad,
     affineRows: e.affine_rows,

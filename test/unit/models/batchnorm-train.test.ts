@@ -98,11 +98,17 @@ describe('QuorumChannelMoments on wasm', () => {
     [[5, 7, 6, 8], 0],
     [[33, 12], 0],
     [[2, 3, 3, 4], -2],
-    // A mean far from zero: a one-pass Σx² − (Σx)²/N would lose the variance to cancellation; two passes keep it.
+    // A mean far from zero: a one-pass Σx² − (Σx)²/N would lose the variance to cancellation; the kernel's sums are
+    // of x minus a shift near the mean.
     [[64, 8, 8, 16], 1000],
-  ])('gives the float64 mean and biased variance of a %j tensor (offset %d)', async (shape, offset) => {
+    // ... also where the first row is an outlier (300 = 150 standard deviations off), which a shift by the first row
+    // alone would turn into the same cancellation
+    [[64, 8, 8, 16], 1000, 300],
+    [[3, 4], 5, 40],
+  ])('gives the float64 mean and biased variance of a %j tensor (offset %d, first row off by %d)', async (shape, offset, outlier = 0) => {
     const x = seeded(shape, 11, offset, 2);
     const channels = shape[shape.length - 1];
+    for (let c = 0; c < channels; c++) x[c] += outlier;
     const [mean, variance] = await withBackend('wasm', () =>
       tf.tidy(() => channelMoments(tf.tensor(x, shape)).map((t) => t.dataSync() as Float32Array)),
     );
