@@ -186,90 +186,21 @@ function linear(l: number[][], v: string[]): string[] {
  * this halves the instructions of the transforms.
  */
 function fusedLinear(l: number[][], v: string[]): string[] {
-  return l.map((row) => fusedChain(row.map((c, j) => ({ c, x: v[j] }))));
+  return l.map((row) => {
+    const terms = row.map((c, j) => ({ c, x: v[j] })).filter((t) => t.c !== 0);
+    if (terms.length === 0) return ZERO;
+    terms.sort((a, b) => Number(Math.abs(b.c) === 1) - Number(Math.abs(a.c) === 1));
+    const [first, ...rest] = terms;
+    let out = first.c === 1 ? first.x : first.c === -1 ? `(f32x4.neg ${first.x})` : scale(first.x, first.c);
+    for (const { c, x } of rest) {
+      out = c === 1 ? add(out, x) : c === -1 ? sub(out, x) : `(f32x4.relaxed_madd ${x} (v128.const f32x4 ${c} ${c} ${c} ${c}) ${out})`;
+    }
+    return out;
+  });
 }
 
 /** The rows of L·v (see `linear`). */
 type Linear = (l: number[][], v: string[]) => string[];
-
-/** L·v as statements that set v128 locals $fold0, $fold1, … first, and the rows' expressions, which read them. */
-interface Folded {
-  prelude: string;
-  exprs: string[];
-}
-
-/** How many $fold locals `foldedLinear` may set, and their declarations (in the functions that use it). */
-const FOLD_LOCALS = 8;
-const FOLDS = locals(range(FOLD_LOCALS).map((i) => `$fold${i}`), 'v128');
-
-/** The rows of L·v with statements to run first: `foldedLinear`, or a `Linear` with none. */
-type Fold = (l: number[][], v: string[]) => Folded;
-
-/** One row of `fusedLinear`: terms c·x, the ±1 ones first, one add, subtract or fused multiply-add each. */
-function fusedChain(terms: Array<{ c: number; x: string }>): string {
-  const nonzero = terms.filter((t) => t.c !== 0).sort((a, b) => Number(Math.abs(b.c) === 1) - Number(Math.abs(a.c) === 1));
-  if (nonzero.length === 0) return ZERO;
-  const [first, ...rest] = nonzero;
-  let out = first.c === 1 ? first.x : first.c === -1 ? `(f32x4.neg ${first.x})` : scale(first.x, first.c);
-  for (const { c, x } of rest) out = c === 1 ? add(out, x) : c === -1 ? sub(out, x) : `(f32x4.relaxed_madd ${x} (v128.const f32x4 ${c} ${c} ${c} ${c}) ${out})`;
-  return out;
-}
-
-/**
- * `fusedLinear` with the symmetry of interpolation points ±p folded in, for Aᵀ (whose columns for p and −p agree up
- * to the sign (−1)^i in row i) and A (whose rows do). Column pairs j, k: s = v_j + v_k and d = v_j − v_k once, then
- * each row takes L[i][j]·s or L[i][j]·d, one term where it took two. Row pairs r, r': P = the terms whose signs agree,
- * N = the others, row r = P + N and row r' = P − N. For F(7×7, 3×3)'s output transform (±1, ±2, ±3/4) this takes a
- * column of Aᵀm from 44 operations to 29, and one of A dY from 42 to 29: the output transform ran 4–9% faster, the dy
- * transform 9–17% (alternated, batch 128; the transforms' loads and stores are the same). The sums are the same up
- * to float rounding. Bᵀ has no such pairs (its rows for ±p differ by more than signs).
- */
-function foldedLinear(l: number[][], v: string[]): Folded {
-  const prelude: string[] = [];
-  const local = (expr: string) => {
-    const name = `$fold${prelude.length}`;
-    if (prelude.length >= FOLD_LOCALS) throw new Error('foldedLinear: more than FOLD_LOCALS temporaries');
-    prelude.push(`(local.set ${name} ${expr})`);
-    return get(name);
-  };
-  // sign[i] with b[i] = sign[i]·a[i] for every i, both signs among the non-zero entries; else null
-  const pattern = (a: number[], b: number[]) => {
-    if (a.some((x, i) => Math.abs(x) !== Math.abs(b[i]))) return null;
-    const sign = a.map((x, i) => (x === 0 ? 0 : Math.sign(b[i] / x)));
-    return sign.includes(1) && sign.includes(-1) ? sign : null;
-  };
-  const columns = l[0].map((_, j) => l.map((row) => row[j]));
-  const pairs: Array<{ j: number; k: number; sign: number[]; sum: string; diff: string }> = [];
-  const paired = new Set<number>();
-  columns.forEach((cj, j) => {
-    if (paired.has(j)) return;
-    const k = columns.findIndex((ck, kk) => kk > j && !paired.has(kk) && pattern(cj, ck) != null);
-    if (k < 0) return;
-    paired.add(j).add(k);
-    pairs.push({ j, k, sign: pattern(cj, columns[k])!, sum: local(add(v[j], v[k])), diff: local(sub(v[j], v[k])) });
-  });
-  if (pairs.length > 0) {
-    const exprs = l.map((row, i) =>
-      fusedChain([
-        ...row.map((c, j) => ({ c: paired.has(j) ? 0 : c, x: v[j] })),
-        ...pairs.map((p) => ({ c: row[p.j], x: p.sign[i] > 0 ? p.sum : p.diff })),
-      ]),
-    );
-    return { prelude: prelude.join(' '), exprs };
-  }
-  const exprs: Array<string | null> = l.map(() => null);
-  l.forEach((row, r) => {
-    if (exprs[r] != null) return;
-    const r2 = l.findIndex((other, rr) => rr > r && exprs[rr] == null && pattern(row, other) != null);
-    if (r2 < 0) return;
-    const sign = pattern(row, l[r2])!;
-    const same = local(fusedChain(row.map((c, i) => ({ c: sign[i] > 0 ? c : 0, x: v[i] }))));
-    const opposite = local(fusedChain(row.map((c, i) => ({ c: sign[i] < 0 ? c : 0, x: v[i] }))));
-    exprs[r] = add(same, opposite);
-    exprs[r2] = sub(same, opposite);
-  });
-  return { prelude: prelude.join(' '), exprs: l.map((row, r) => exprs[r] ?? fusedChain(row.map((c, i) => ({ c, x: v[i] })))) };
-}
 
 /**
  * A function (param $src) (param $dst) (param $c) (param $k) (param $ustride) for a 2-D transform Z = L X Lᵀ of a
@@ -535,7 +466,7 @@ const cellAddress = (a: number, b: number) =>
  * wholly inside the image store without a test per cell. Without a bias the sum adds −0 (x + −0 = x, also for
  * −0), without ReLU the maximum is taken with −∞, so neither tests per cell either.
  */
-function outputTransform(m: WinogradTile, fold: Fold): string {
+function outputTransform(m: WinogradTile, lin: Linear): string {
   const a = m + 2;
   const { at } = TILES[m];
   const columns = range(a)
@@ -543,22 +474,20 @@ function outputTransform(m: WinogradTile, fold: Fold): string {
       const loads = range(a)
         .map((r) => `(local.set $q${r} (v128.load (i32.add (local.get $mt) (i32.add (i32.mul (i32.const ${a * r + col}) (local.get $mplane)) (local.get $e)))))`)
         .join(' ');
-      const { prelude, exprs } = fold(at, range(a).map((r) => get(`$q${r}`)));
-      return `${loads} ${prelude}
-          ${scratchStores(a, col, exprs, true)}`;
+      return `${loads}
+          ${scratchStores(a, col, lin(at, range(a).map((r) => get(`$q${r}`))), true)}`;
     })
     .join('\n          ');
   const rows = (tested: boolean) =>
     range(m)
       .map((i) => {
-        const { prelude, exprs } = fold(at, range(a).map((col) => get(`$q${col}`)));
-        const stores = exprs
+        const stores = lin(at, range(a).map((col) => get(`$q${col}`)))
           .map((expr, j) => {
             const store = `(v128.store ${cellAddress(i, j)} (f32x4.max (f32x4.add ${expr} (local.get $bv)) (local.get $floor)))`;
             return tested && j > 0 ? `(if (local.get $cok${j}) (then ${store}))` : store;
           })
           .join('\n            ');
-        const row = `${scratchRowLoads(a, i, a, 'q')} ${prelude}
+        const row = `${scratchRowLoads(a, i, a, 'q')}
             ${stores}`;
         return tested && i > 0 ? `(if (local.get $rok${i}) (then ${row}))` : row;
       })
@@ -568,7 +497,7 @@ function outputTransform(m: WinogradTile, fold: Fold): string {
     `wino${m}_output`,
     ['(param $m i32) (param $img i32)', '(param $bias i32) (param $relu i32) (param $s i32)'],
     String.raw`(local $bv v128) (local $floor v128)
-    ${locals(range(a).map((r) => `$q${r}`), 'v128')} ${FOLDS}
+    ${locals(range(a).map((r) => `$q${r}`), 'v128')}
     (local.set $floor (if (result v128) (local.get $relu) (then ${ZERO}) (else (v128.const f32x4 -inf -inf -inf -inf))))`,
     String.raw`${columns}
           (local.set $bv (if (result v128) (local.get $bias) (then (v128.load (i32.add (local.get $bias) (local.get $e)))) (else (v128.const f32x4 -0 -0 -0 -0))))
@@ -586,7 +515,7 @@ function outputTransform(m: WinogradTile, fold: Fold): string {
  * goes through the tile scratch at `$s` (α × m cells of 16 bytes) a column at a time; tiles wholly inside the image
  * load without a test per cell.
  */
-function outputGradientTransform(m: WinogradTile, fold: Fold): string {
+function outputGradientTransform(m: WinogradTile, lin: Linear): string {
   const a = m + 2;
   const aMat = transpose(TILES[m].at);
   const columns = (tested: boolean) =>
@@ -599,20 +528,20 @@ function outputGradientTransform(m: WinogradTile, fold: Fold): string {
           })
           .join(' ');
         // column j of A dY: cell (r, j) of an α × m grid, m cells to a row
-        const { prelude, exprs } = fold(aMat, range(m).map((i) => get(`$q${i}`)));
-        const stores = exprs.map((e, r) => `(v128.store offset=${16 * (m * r + j)} (local.get $s) ${e})`).join(' ');
-        return `${loads} ${prelude}
+        const stores = lin(aMat, range(m).map((i) => get(`$q${i}`)))
+          .map((e, r) => `(v128.store offset=${16 * (m * r + j)} (local.get $s) ${e})`)
+          .join(' ');
+        return `${loads}
             ${stores}`;
       })
       .join('\n          ');
   const rows = range(a)
     .map((r) => {
       const loads = range(m).map((j) => `(local.set $q${j} (v128.load offset=${16 * (m * r + j)} (local.get $s)))`).join(' ');
-      const { prelude, exprs } = fold(aMat, range(m).map((j) => get(`$q${j}`)));
-      const stores = exprs
+      const stores = lin(aMat, range(m).map((j) => get(`$q${j}`)))
         .map((expr, col) => `(v128.store (i32.add (local.get $mt) (i32.add (i32.mul (i32.const ${a * r + col}) (local.get $mplane)) (local.get $e))) ${expr})`)
         .join(' ');
-      return `${loads} ${prelude}
+      return `${loads}
           ${stores}`;
     })
     .join('\n          ');
@@ -620,7 +549,7 @@ function outputGradientTransform(m: WinogradTile, fold: Fold): string {
     m,
     `wino${m}_dy`,
     ['(param $img i32) (param $m i32)', '(param $s i32)'],
-    `${locals(range(m).map((i) => `$q${i}`), 'v128')} ${FOLDS}`,
+    locals(range(m).map((i) => `$q${i}`), 'v128'),
     String.raw`(if (local.get $full) (then ${columns(false)}) (else ${columns(true)}))
           ${rows}`,
   );
@@ -689,16 +618,13 @@ function filterGradientProduct(madd: Madd): string {
  * The Winograd functions: for each tile side m, wino<m>_filter, wino<m>_input, wino<m>_output (forward) and
  * wino<m>_dy, wino<m>_filter_grad (filter gradient, with wino<m>_input); shared by both, wino_gemm_<C> for each of
  * WINOGRAD_CHANNELS and wino_filter_gemm, which take the number of planes. With `fma` (the engine has relaxed SIMD),
- * the variants marked `fusedTransforms` (F(7×7, 3×3)) transform with `fusedLinear`, and their output and dy
- * transforms with `foldedLinear`.
+ * the variants marked `fusedTransforms` (F(7×7, 3×3)) transform with `fusedLinear`.
  */
 export function winogradText(madd: Madd, fma: boolean): string {
   return [
     ...WINOGRAD_TILES.flatMap((m) => {
-      const fused = fma && TILES[m].fusedTransforms === true;
-      const lin = fused ? fusedLinear : linear;
-      const fold: Fold = fused ? foldedLinear : (l, v) => ({ prelude: '', exprs: linear(l, v) });
-      return [filterTransform(m, lin), inputTransform(m, lin), outputTransform(m, fold), outputGradientTransform(m, fold), filterGradientTransform(m, lin)];
+      const lin = fma && TILES[m].fusedTransforms ? fusedLinear : linear;
+      return [filterTransform(m, lin), inputTransform(m, lin), outputTransform(m, lin), outputGradientTransform(m, lin), filterGradientTransform(m, lin)];
     }),
     ...WINOGRAD_CHANNELS.map((c) => matrixProduct(c, madd)),
     filterGradientProduct(madd),
