@@ -289,15 +289,15 @@ function tileLoops(o: { image?: string; row?: string; tile: string; channelBytes
 }
 
 /**
- * Stores of the α values `exprs` to the tile scratch at $s: value i at cell (i, col) when `column`, (col, i) when not;
- * cells are 16 bytes, α to a row.
+ * Stores of `exprs` down column `col` of the tile scratch at $s: value i at cell (i, col), cells of 16 bytes,
+ * `width` to a row.
  */
-const scratchStores = (a: number, col: number, exprs: string[], column: boolean) =>
-  exprs.map((e, i) => `(v128.store offset=${16 * (column ? a * i + col : a * col + i)} (local.get $s) ${e})`).join(' ');
+const scratchStores = (width: number, col: number, exprs: string[]) =>
+  exprs.map((e, i) => `(v128.store offset=${16 * (width * i + col)} (local.get $s) ${e})`).join(' ');
 
-/** `count` loads of row `row` of the tile scratch (cells (row, 0…count − 1)) into the v128 locals `$<prefix><j>`. */
-const scratchRowLoads = (a: number, row: number, count: number, prefix: string) =>
-  range(count).map((j) => `(local.set $${prefix}${j} (v128.load offset=${16 * (a * row + j)} (local.get $s)))`).join(' ');
+/** Loads of cells (row, 0…count − 1) of the tile scratch (`width` cells to a row) into the v128 locals `$<prefix><j>`. */
+const scratchRowLoads = (width: number, row: number, count: number, prefix: string) =>
+  range(count).map((j) => `(local.set $${prefix}${j} (v128.load offset=${16 * (width * row + j)} (local.get $s)))`).join(' ');
 
 /**
  * wino<m>_input: V[f][t][c] = (Bᵀ d B)[f] for the n images at x: tile t = (b·th + ti)·tw + tj reads input rows
@@ -325,9 +325,9 @@ function inputTransform(m: WinogradTile, lin: Linear): string {
       const loads = range(a)
         .map((r) => `(local.set $d${r} (v128.load (i32.add (i32.add (local.get $row${r}) (local.get $col${col})) (local.get $e))))`)
         .join(' ');
-      const stores = scratchStores(a, col, lin(bt, range(a).map((r) => get(`$d${r}`))), true);
+      const stores = scratchStores(a, col, lin(bt, range(a).map((r) => get(`$d${r}`))));
       return `(if (local.get $cok${col}) (then ${loads}
-            ${stores}) (else ${scratchStores(a, col, range(a).map(() => ZERO), true)}))`;
+            ${stores}) (else ${scratchStores(a, col, range(a).map(() => ZERO))}))`;
     })
     .join('\n          ');
   const rows = range(a)
@@ -363,8 +363,8 @@ function inputTransform(m: WinogradTile, lin: Linear): string {
 
 /**
  * M[f] = V[f] · U[f] for `planes` planes (α²), `rows` tiles (a multiple of 4) of C channels into K outputs
- * (K % 8 == 0); planes of V and M are `tp` tiles apart, of U `$ustride` bytes. A 4-tile × 8-output block of M stays in registers while the
- * four tile rows of V, at compile-time offsets C·4 bytes apart, and U's rows stream by.
+ * (K % 8 == 0); planes of V and M are `tp` tiles apart, of U `$ustride` bytes. A 4-tile × 8-output block of M
+ * stays in registers while the four tile rows of V, at compile-time offsets C·4 bytes apart, and U's rows stream by.
  */
 function matrixProduct(c: number, madd: Madd): string {
   const acc = range(4).flatMap((r) => [0, 1].map((h) => `$a${r}${h}`));
@@ -475,7 +475,7 @@ function outputTransform(m: WinogradTile, lin: Linear): string {
         .map((r) => `(local.set $q${r} (v128.load (i32.add (local.get $mt) (i32.add (i32.mul (i32.const ${a * r + col}) (local.get $mplane)) (local.get $e)))))`)
         .join(' ');
       return `${loads}
-          ${scratchStores(a, col, lin(at, range(a).map((r) => get(`$q${r}`))), true)}`;
+          ${scratchStores(a, col, lin(at, range(a).map((r) => get(`$q${r}`))))}`;
     })
     .join('\n          ');
   const rows = (tested: boolean) =>
@@ -528,16 +528,14 @@ function outputGradientTransform(m: WinogradTile, lin: Linear): string {
           })
           .join(' ');
         // column j of A dY: cell (r, j) of an α × m grid, m cells to a row
-        const stores = lin(aMat, range(m).map((i) => get(`$q${i}`)))
-          .map((e, r) => `(v128.store offset=${16 * (m * r + j)} (local.get $s) ${e})`)
-          .join(' ');
+        const stores = scratchStores(m, j, lin(aMat, range(m).map((i) => get(`$q${i}`))));
         return `${loads}
             ${stores}`;
       })
       .join('\n          ');
   const rows = range(a)
     .map((r) => {
-      const loads = range(m).map((j) => `(local.set $q${j} (v128.load offset=${16 * (m * r + j)} (local.get $s)))`).join(' ');
+      const loads = scratchRowLoads(m, r, m, 'q');
       const stores = lin(aMat, range(m).map((j) => get(`$q${j}`)))
         .map((expr, col) => `(v128.store (i32.add (local.get $mt) (i32.add (i32.mul (i32.const ${a * r + col}) (local.get $mplane)) (local.get $e))) ${expr})`)
         .join(' ');
