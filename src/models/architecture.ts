@@ -147,8 +147,8 @@ export function buildModel(arch: Architecture, shape: ModelShape, seed: number):
         }, { imageInput: b === arch.blocks[0] && k === 0 }),
       );
       if (b.batchNorm) model.add(batchNormalization({ momentum: 0.9 }));
-      // Max pooling before the activation where they commute (COMMUTES_WITH_MAX_POOL): the activation and its gradient run
-      // on a quarter of the values.
+      // Max pooling before the activation where they commute (COMMUTES_WITH_MAX_POOL): the activation and its
+      // gradient run on a quarter of the values.
       const maxPoolHere = k === b.convs - 1 && b.pool === 'max';
       const poolFirst = maxPoolHere && COMMUTES_WITH_MAX_POOL.has(arch.activation);
       if (poolFirst) model.add(tfl.layers.maxPooling2d({ poolSize: 2 }));

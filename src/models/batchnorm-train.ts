@@ -9,7 +9,8 @@
  *   dβ = Σ dy,   dγ = Σ dy·x̂,   dx = γ/σ · (dy − dβ/N − x̂·dγ/N),
  * which already includes the statistics' own dependence on x. Two kernels run it on the SIMD heap kernels:
  * `QuorumChannelMoments` (mean and the biased variance tfjs uses, one pass over x) and `QuorumBatchNormGrad` (dβ and
- * dγ in one pass over x and dy, then dx in another). Inference, other backends, and shapes the kernels do not take use tfjs-layers' own path.
+ * dγ in one pass over x and dy, then dx in another). Inference, other backends, and shapes the kernels do not take
+ * use tfjs-layers' own path.
  *
  * The layer is tfjs-layers' `BatchNormalization` with only `call` overridden: same weights, same config, same class
  * name, so saved models load as the plain layer.

@@ -202,6 +202,10 @@ function fusedLinear(l: number[][], v: string[]): string[] {
 /** The rows of L·v (see `linear`). */
 type Linear = (l: number[][], v: string[]) => string[];
 
+/** Byte address of plane f's four floats at $e: `base` + f·`plane` + $e (both i32 locals, `plane` in bytes). */
+const planeAddress = (base: string, f: number, plane: string) =>
+  `(i32.add (local.get ${base}) (i32.add (i32.mul (i32.const ${f}) (local.get ${plane})) (local.get $e)))`;
+
 /**
  * A function (param $src) (param $dst) (param $c) (param $k) (param $ustride) for a 2-D transform Z = L X Lᵀ of a
  * p × p grid of planes into a q × q grid, every plane C·K floats in the same order (plane i·p + j of X, a·q + b of
@@ -214,7 +218,7 @@ function planeTransform(name: string, p: number, q: number, combine: (v: string[
   const t = (a: number, j: number) => get(`$t${a}${j}`);
   const [srcPlane, dstPlane] = uSide === 'src' ? ['$ustride', '$plane'] : ['$plane', '$ustride'];
   const loads = range(p * p)
-    .map((f) => `(local.set $x${Math.floor(f / p)}${f % p} (v128.load (i32.add (local.get $src) (i32.add (i32.mul (i32.const ${f}) (local.get ${srcPlane})) (local.get $e)))))`)
+    .map((f) => `(local.set $x${Math.floor(f / p)}${f % p} (v128.load ${planeAddress('$src', f, srcPlane)}))`)
     .join('\n      ');
   const ts = range(p)
     .flatMap((j) => combine(range(p).map((i) => x(i, j))).map((expr, a) => `(local.set $t${a}${j} ${expr})`))
@@ -222,7 +226,7 @@ function planeTransform(name: string, p: number, q: number, combine: (v: string[
   const stores = range(q)
     .flatMap((a) =>
       combine(range(p).map((j) => t(a, j))).map(
-        (expr, b) => `(v128.store (i32.add (local.get $dst) (i32.add (i32.mul (i32.const ${q * a + b}) (local.get ${dstPlane})) (local.get $e))) ${expr})`,
+        (expr, b) => `(v128.store ${planeAddress('$dst', q * a + b, dstPlane)} ${expr})`,
       ),
     )
     .join('\n      ');
@@ -333,7 +337,7 @@ function inputTransform(m: WinogradTile, lin: Linear): string {
   const rows = range(a)
     .map((r) => {
       const stores = lin(bt, range(a).map((col) => get(`$d${col}`)))
-        .map((expr, col) => `(v128.store (i32.add (local.get $vt) (i32.add (i32.mul (i32.const ${a * r + col}) (local.get $vplane)) (local.get $e))) ${expr})`)
+        .map((expr, col) => `(v128.store ${planeAddress('$vt', a * r + col, '$vplane')} ${expr})`)
         .join(' ');
       return `${scratchRowLoads(a, r, a, 'd')}
           ${stores}`;
@@ -472,7 +476,7 @@ function outputTransform(m: WinogradTile, lin: Linear): string {
   const columns = range(a)
     .map((col) => {
       const loads = range(a)
-        .map((r) => `(local.set $q${r} (v128.load (i32.add (local.get $mt) (i32.add (i32.mul (i32.const ${a * r + col}) (local.get $mplane)) (local.get $e)))))`)
+        .map((r) => `(local.set $q${r} (v128.load ${planeAddress('$mt', a * r + col, '$mplane')}))`)
         .join(' ');
       return `${loads}
           ${scratchStores(a, col, lin(at, range(a).map((r) => get(`$q${r}`))))}`;
@@ -537,7 +541,7 @@ function outputGradientTransform(m: WinogradTile, lin: Linear): string {
     .map((r) => {
       const loads = scratchRowLoads(m, r, m, 'q');
       const stores = lin(aMat, range(m).map((j) => get(`$q${j}`)))
-        .map((expr, col) => `(v128.store (i32.add (local.get $mt) (i32.add (i32.mul (i32.const ${a * r + col}) (local.get $mplane)) (local.get $e))) ${expr})`)
+        .map((expr, col) => `(v128.store ${planeAddress('$mt', a * r + col, '$mplane')} ${expr})`)
         .join(' ');
       return `${loads}
           ${stores}`;
@@ -555,8 +559,8 @@ function outputGradientTransform(m: WinogradTile, lin: Linear): string {
 
 /**
  * dU[f] += V[f]ᵀ · dM[f] over `rows` tiles for `planes` planes, C % 4 == 0 and K % 8 == 0 (planes of V and dM `tp`
- * tiles apart, of dU `$ustride` bytes): a 4-channel × 8-output block of dU stays in registers while the tiles stream by, four channels of a
- * tile at consecutive addresses and eight outputs of its dM row.
+ * tiles apart, of dU `$ustride` bytes): a 4-channel × 8-output block of dU stays in registers while the tiles stream
+ * by, four channels of a tile at consecutive addresses and eight outputs of its dM row.
  */
 function filterGradientProduct(madd: Madd): string {
   const acc = range(4).flatMap((r) => [0, 1].map((h) => `$a${r}${h}`));

@@ -13,6 +13,8 @@ import { SeededDropout } from '../models/seeded-dropout.js';
 /** Activations a plan knows; the fused ones run inside the convolution or matmul kernel. */
 export type Activation = 'linear' | 'relu' | 'relu6' | 'elu' | 'selu' | 'swish' | 'sigmoid' | 'tanh' | 'softmax';
 export const FUSED_ACTIVATIONS = new Set<Activation>(['linear', 'relu', 'relu6', 'elu', 'sigmoid']);
+/** Fused activations that commute with max pooling: moved back into the convolution from after a pool. */
+const FUSED_ACROSS_MAX_POOL = new Set([...FUSED_ACTIVATIONS].filter((a) => COMMUTES_WITH_MAX_POOL.has(a)));
 
 export type PlanOp =
   | {
@@ -135,7 +137,7 @@ export function planFromLayers(model: tfl.LayersModel): MemberPlan {
     const last = merged.at(-1);
     if (op.op === 'activation' && fusable(last)) {
       last.activation = op.activation;
-    } else if (op.op === 'activation' && last?.op === 'pool' && last.kind === 'max' && COMMUTES_WITH_MAX_POOL.has(op.activation) && FUSED_ACTIVATIONS.has(op.activation) && fusable(merged.at(-2))) {
+    } else if (op.op === 'activation' && last?.op === 'pool' && last.kind === 'max' && FUSED_ACROSS_MAX_POOL.has(op.activation) && fusable(merged.at(-2))) {
       (merged.at(-2) as Extract<PlanOp, { op: 'conv' | 'dense' }>).activation = op.activation;
     } else merged.push(op);
   }
